@@ -1,0 +1,141 @@
+/*
+ * kv: the storage layer, one LMDB environment with named tables.
+ *
+ * Guarantees:
+ * - One writer at a time (LMDB's rule); read transactions run beside it and
+ *   never block it or each other (MVCC).
+ * - The map grows on demand: when a write reports KV_MAP_FULL the caller
+ *   aborts its write transaction, calls kv_grow() and retries. kv_grow()
+ *   doubles the map size up to map_size_max_bytes, then returns
+ *   KV_MAP_FULL_MAX. Growing waits until no transaction of this process is
+ *   open, because LMDB remaps the file.
+ * - Every LMDB error code is translated here into enum kv_err; nothing above
+ *   this layer sees an MDB_* code.
+ *
+ * It knows nothing of the shop: keys and values are byte strings.
+ *
+ * Pointers returned by kv_get() and the scan functions point into the LMDB
+ * map and stay valid only until the transaction that produced them ends or,
+ * for a write transaction, until the next put or delete on it.
+ */
+#ifndef JKD_KV_KV_H
+#define JKD_KV_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum kv_err {
+	KV_OK = 0,
+	KV_NOT_FOUND,        /* key absent, or a scan reached its end */
+	KV_MAP_FULL,         /* map full: abort, kv_grow(), retry */
+	KV_MAP_FULL_MAX,     /* map full at map_size_max_bytes */
+	KV_INVALID,          /* bad argument: empty or oversized key, bad option */
+	KV_TABLES_FULL,      /* more tables than max_tables */
+	KV_READERS_FULL,     /* more concurrent read transactions than max_readers */
+	KV_TXN_FULL,         /* one transaction changed too many pages */
+	KV_CORRUPT,          /* the file is damaged or of another version */
+	KV_NO_MEMORY,
+	KV_IO,               /* an I/O error or another LMDB failure */
+	KV_BAD_RECORD,       /* a value failed to decode as a record */
+	KV_UNSUPPORTED,      /* a record of a schema version this build cannot read */
+};
+
+/* Returns a short English description of err, for logs. */
+const char *kv_strerror(enum kv_err err);
+
+/* Maximum key size in bytes (LMDB's default compile-time limit). */
+#define KV_KEY_MAX_BYTES 511
+
+struct kv_options {
+	const char *path;          /* directory, created if missing */
+	size_t map_size_bytes;     /* initial map size */
+	size_t map_size_max_bytes; /* kv_grow() stops here */
+	unsigned max_tables;
+	unsigned max_readers;
+};
+
+struct kv_env;
+struct kv_txn;
+struct kv_cursor;
+typedef unsigned kv_table;
+
+struct kv_val {
+	const void *data;
+	size_t len;
+};
+
+/*
+ * Opens (creating if needed) the environment at options->path. On success
+ * *out owns the environment until kv_close(). If the file is larger than
+ * map_size_bytes, the map starts at the file's size.
+ */
+enum kv_err kv_open(const struct kv_options *options, struct kv_env **out);
+
+/* Closes env. Every transaction and cursor must have ended. */
+void kv_close(struct kv_env *env);
+
+/*
+ * Opens the table named name, creating it if missing. Call during start-up,
+ * before other threads use env; the handle stays valid until kv_close().
+ */
+enum kv_err kv_table_open(struct kv_env *env, const char *name, kv_table *out);
+
+/* Doubles the map size, capped at map_size_max_bytes. */
+enum kv_err kv_grow(struct kv_env *env);
+
+struct kv_stats {
+	size_t map_size_bytes;
+	size_t map_used_bytes;     /* pages in use times the page size */
+	size_t map_size_max_bytes;
+};
+enum kv_err kv_stats(struct kv_env *env, struct kv_stats *out);
+
+/*
+ * Read transactions. A read transaction sees one snapshot; keep it short,
+ * because it holds back page reuse and blocks kv_grow(). It may be ended by
+ * another thread than the one that began it.
+ */
+enum kv_err kv_read_begin(struct kv_env *env, struct kv_txn **out);
+void kv_read_end(struct kv_txn *txn);
+
+/*
+ * Write transactions: one at a time per environment (a second caller
+ * waits). kv_write_commit() makes the changes durable (fsync) and frees txn
+ * whatever it returns; kv_write_abort() discards them.
+ * After any failed put, delete or commit the transaction is unusable and must
+ * be aborted (unless commit already freed it).
+ */
+enum kv_err kv_write_begin(struct kv_env *env, struct kv_txn **out);
+enum kv_err kv_write_commit(struct kv_txn *txn);
+void kv_write_abort(struct kv_txn *txn);
+
+/*
+ * Nested write transactions: a child of a write transaction whose changes
+ * join the parent on kv_child_commit() and vanish on kv_child_abort().
+ * While a child is open the parent must not be used.
+ */
+enum kv_err kv_child_begin(struct kv_txn *parent, struct kv_txn **out);
+enum kv_err kv_child_commit(struct kv_txn *child);
+void kv_child_abort(struct kv_txn *child);
+
+enum kv_err kv_get(struct kv_txn *txn, kv_table table, const void *key, size_t key_len,
+		   struct kv_val *out);
+enum kv_err kv_put(struct kv_txn *txn, kv_table table, const void *key, size_t key_len,
+		   const void *value, size_t value_len);
+/* Returns KV_NOT_FOUND if the key was absent. */
+enum kv_err kv_del(struct kv_txn *txn, kv_table table, const void *key, size_t key_len);
+
+/*
+ * Prefix scan in key order. The cursor yields every key that starts with
+ * prefix (all keys if prefix_len is 0) and, if after_len > 0, sorts strictly
+ * after the key `after` (for pagination). kv_scan_next() returns KV_NOT_FOUND
+ * at the end. End the cursor before its transaction.
+ */
+enum kv_err kv_scan_begin(struct kv_txn *txn, kv_table table, const void *prefix,
+			  size_t prefix_len, const void *after, size_t after_len,
+			  struct kv_cursor **out);
+enum kv_err kv_scan_next(struct kv_cursor *cursor, struct kv_val *key, struct kv_val *value);
+void kv_scan_end(struct kv_cursor *cursor);
+
+#endif

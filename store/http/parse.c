@@ -1,0 +1,411 @@
+/*
+ * Request parsing: the http-parser callbacks that turn input into a struct
+ * http_exchange, routing at headers-complete (so the route's body limit
+ * applies before any body byte is stored), and the problem responses for
+ * requests the server rejects itself.
+ *
+ * The head (request target and header fields) is copied into one buffer
+ * with a NUL after each part. Header pointers are fixed once the head is
+ * complete, because the buffer may move while it grows.
+ */
+#include "store/http/internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char continue_response[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static enum http_method method_from_parser(unsigned method)
+{
+	switch (method) {
+	case HTTP_GET:
+		return HTTP_METHOD_GET;
+	case HTTP_HEAD:
+		return HTTP_METHOD_HEAD;
+	case HTTP_POST:
+		return HTTP_METHOD_POST;
+	case HTTP_PUT:
+		return HTTP_METHOD_PUT;
+	case HTTP_PATCH:
+		return HTTP_METHOD_PATCH;
+	case HTTP_DELETE:
+		return HTTP_METHOD_DELETE;
+	case HTTP_OPTIONS:
+		return HTTP_METHOD_OPTIONS;
+	default:
+		return HTTP_METHOD_OTHER;
+	}
+}
+
+static void respond_problem(struct http_request *req, int status, const char *headers,
+			    const char *code, const char *detail_msgid, ...)
+{
+	va_list args;
+
+	va_start(args, detail_msgid);
+	http_respond_problem_va(req, status, headers, code, NULL, detail_msgid, args);
+	va_end(args);
+}
+
+static int fail_parse(struct http_conn *c, enum http_reject reason)
+{
+	c->reject = reason;
+	return -1;
+}
+
+/* Appends the NUL that ends the request target, a header name or a value. */
+static bool head_end_part(struct http_exchange *ex)
+{
+	if (ex->part == HTTP_PART_URL)
+		ex->url_len = ex->head.len;
+	return buf_append(&ex->head, "", 1);
+}
+
+/*
+ * Splits the request target into path and query, NUL-terminating both in
+ * place. Accepts origin form ("/a?b"), absolute form ("http://h/a?b") and
+ * "*". An absolute form without a path is rejected.
+ */
+static int split_target(struct http_exchange *ex)
+{
+	char *path = ex->head.data;
+	char *query;
+	size_t path_len;
+
+	if (ex->url_len == 0)
+		return -1;
+	if (path[0] != '/' && strcmp(path, "*") != 0) {
+		struct http_parser_url url;
+
+		http_parser_url_init(&url);
+		if (http_parser_parse_url(path, ex->url_len, 0, &url) != 0 ||
+		    !(url.field_set & (1 << UF_PATH)))
+			return -1;
+		path += url.field_data[UF_PATH].off;
+	}
+	path_len = strcspn(path, "?#");
+	if (path[path_len] == '?') {
+		query = path + path_len + 1;
+		ex->req.query_len = strcspn(query, "#");
+		query[ex->req.query_len] = '\0';
+		ex->req.query = query;
+	}
+	path[path_len] = '\0';
+	ex->req.path = path;
+	ex->req.path_len = path_len;
+	return 0;
+}
+
+/* Fixes the header pointers once the head is complete and reads the headers the server uses. */
+static int finish_head(struct http_conn *c, struct http_exchange *ex)
+{
+	char *head = ex->head.data;
+	struct http_request *req = &ex->req;
+	const char *value;
+	size_t len;
+
+	for (size_t i = 0; i < ex->header_count; i++) {
+		struct http_header_span *s = &ex->spans[i];
+
+		/* http-parser drops whitespace before a value but may keep it after. */
+		while (s->value_len > 0 && (head[s->value_off + s->value_len - 1] == ' ' ||
+					    head[s->value_off + s->value_len - 1] == '\t'))
+			head[s->value_off + --s->value_len] = '\0';
+		ex->headers[i] = (struct http_header){head + s->name_off, s->name_len,
+						      head + s->value_off, s->value_len};
+	}
+	req->headers = ex->headers;
+	req->header_count = ex->header_count;
+	if (split_target(ex) != 0)
+		return fail_parse(c, HTTP_REJECT_BAD_REQUEST);
+
+	value = http_header_get(req, "X-Request-Id", &len);
+	if (value != NULL && http_request_id_valid(value, len)) {
+		memcpy(req->request_id, value, len);
+		req->request_id[len] = '\0';
+	}
+	value = http_header_get(req, "Accept-Language", &len);
+	req->lang = i18n_from_accept_language(value, value != NULL ? len : 0);
+
+	/* Decoded parameters are never longer than the path, plus a NUL each. */
+	ex->scratch_size = req->path_len + HTTP_PARAMS_MAX + 1;
+	ex->scratch = malloc(ex->scratch_size);
+	if (ex->scratch == NULL)
+		return fail_parse(c, HTTP_REJECT_OUT_OF_MEMORY);
+	return 0;
+}
+
+static bool request_has_body(const http_parser *parser)
+{
+	return (parser->flags & F_CHUNKED) ||
+	       (parser->content_length > 0 && parser->content_length != ULLONG_MAX);
+}
+
+/* Routes the request. Returns why the server must respond to it itself, or HTTP_REJECT_NONE. */
+static enum http_reject route_request(struct http_conn *c, struct http_exchange *ex,
+				      const http_parser *parser)
+{
+	struct http_request *req = &ex->req;
+	const struct http_listener_config *cfg = &c->listener->config;
+	const struct http_route *route;
+	enum http_match match;
+
+	req->method = method_from_parser(parser->method);
+	ex->method_name = http_method_str(parser->method);
+	if (req->method == HTTP_METHOD_OTHER)
+		return HTTP_REJECT_NOT_IMPLEMENTED;
+	match = http_router_match(cfg->router, req->method, req->path, req->path_len, req->params,
+				  &req->param_count, ex->scratch, ex->scratch_size, &route, ex->allow,
+				  sizeof(ex->allow));
+	if (match == HTTP_MATCH_NOT_FOUND)
+		return HTTP_REJECT_NOT_FOUND;
+	if (match == HTTP_MATCH_METHOD_NOT_ALLOWED)
+		return HTTP_REJECT_METHOD_NOT_ALLOWED;
+
+	req->route = route;
+	req->route_ctx = route->def.ctx;
+	ex->body_max = route->def.body_max_bytes != 0 ? route->def.body_max_bytes
+						      : cfg->body_max_bytes;
+	buf_init(&ex->body, ex->body_max);
+	if (!(parser->flags & F_CHUNKED) && parser->content_length != ULLONG_MAX &&
+	    parser->content_length > ex->body_max)
+		return HTTP_REJECT_BODY_TOO_LARGE;
+	return HTTP_REJECT_NONE;
+}
+
+static void on_continue_written(uv_write_t *req, int status)
+{
+	struct http_conn *c = HTTP_CONTAINER_OF(req, struct http_conn, continue_req);
+
+	/* A failed write shows up again on the next read or write of the connection. */
+	(void)status;
+	c->continue_busy = false;
+}
+
+/* Sends "100 Continue" to an HTTP/1.1 client that waits for it before sending the body. */
+static void maybe_send_continue(struct http_conn *c, const struct http_exchange *ex,
+				const http_parser *parser)
+{
+	uv_buf_t buf = uv_buf_init((char *)continue_response, sizeof(continue_response) - 1);
+	size_t len;
+	const char *expect = http_header_get(&ex->req, "Expect", &len);
+
+	if (expect == NULL || len != 12 || strncasecmp(expect, "100-continue", 12) != 0)
+		return;
+	if (parser->http_major != 1 || parser->http_minor < 1 || c->continue_busy)
+		return;
+	if (uv_write(&c->continue_req, (uv_stream_t *)&c->tcp, &buf, 1, on_continue_written) == 0)
+		c->continue_busy = true;
+}
+
+static int on_message_begin(http_parser *parser)
+{
+	struct http_conn *c = parser->data;
+
+	c->reject = HTTP_REJECT_NONE;
+	if (http_exchange_new(c) == NULL)
+		return fail_parse(c, HTTP_REJECT_OUT_OF_MEMORY);
+	c->state = HTTP_CONN_HEADERS;
+	http_conn_set_timer(c, c->listener->config.header_timeout_ms);
+	return 0;
+}
+
+static int on_url(http_parser *parser, const char *at, size_t len)
+{
+	struct http_conn *c = parser->data;
+
+	if (!buf_append(&c->exchange->head, at, len))
+		return fail_parse(c, HTTP_REJECT_HEADERS_TOO_LARGE);
+	return 0;
+}
+
+static int on_header_field(http_parser *parser, const char *at, size_t len)
+{
+	struct http_conn *c = parser->data;
+	struct http_exchange *ex = c->exchange;
+
+	/* Trailer fields after a chunked body are read and ignored. */
+	if (ex->headers_complete)
+		return 0;
+	if (ex->part != HTTP_PART_FIELD) {
+		if (ex->header_count == HTTP_HEADERS_MAX)
+			return fail_parse(c, HTTP_REJECT_TOO_MANY_HEADERS);
+		if (!head_end_part(ex))
+			return fail_parse(c, HTTP_REJECT_HEADERS_TOO_LARGE);
+		ex->spans[ex->header_count++] = (struct http_header_span){.name_off = ex->head.len};
+		ex->part = HTTP_PART_FIELD;
+	}
+	if (!buf_append(&ex->head, at, len))
+		return fail_parse(c, HTTP_REJECT_HEADERS_TOO_LARGE);
+	ex->spans[ex->header_count - 1].name_len += len;
+	return 0;
+}
+
+static int on_header_value(http_parser *parser, const char *at, size_t len)
+{
+	struct http_conn *c = parser->data;
+	struct http_exchange *ex = c->exchange;
+
+	if (ex->headers_complete)
+		return 0;
+	if (ex->part != HTTP_PART_VALUE) {
+		if (!head_end_part(ex))
+			return fail_parse(c, HTTP_REJECT_HEADERS_TOO_LARGE);
+		ex->spans[ex->header_count - 1].value_off = ex->head.len;
+		ex->part = HTTP_PART_VALUE;
+	}
+	if (!buf_append(&ex->head, at, len))
+		return fail_parse(c, HTTP_REJECT_HEADERS_TOO_LARGE);
+	ex->spans[ex->header_count - 1].value_len += len;
+	return 0;
+}
+
+static int on_headers_complete(http_parser *parser)
+{
+	struct http_conn *c = parser->data;
+	struct http_exchange *ex = c->exchange;
+
+	/* A name without a value callback still gets an empty, NUL-terminated value. */
+	if (ex->part == HTTP_PART_FIELD && on_header_value(parser, "", 0) != 0)
+		return -1;
+	if (!head_end_part(ex))
+		return fail_parse(c, HTTP_REJECT_HEADERS_TOO_LARGE);
+	ex->headers_complete = true;
+	c->keep_alive = http_should_keep_alive(parser) != 0;
+	if (finish_head(c, ex) != 0)
+		return -1;
+	c->reject = route_request(c, ex, parser);
+	if (c->reject != HTTP_REJECT_NONE) {
+		/*
+		 * Without a body the problem is sent at message end and the connection
+		 * stays open. With a body (or a CONNECT tunnel) it is sent now, unread
+		 * input and all, and the connection closes.
+		 */
+		return request_has_body(parser) || parser->upgrade ? -1 : 0;
+	}
+	if (request_has_body(parser)) {
+		c->state = HTTP_CONN_BODY;
+		http_conn_set_timer(c, c->listener->config.body_timeout_ms);
+		maybe_send_continue(c, ex, parser);
+	}
+	return 0;
+}
+
+static int on_body(http_parser *parser, const char *at, size_t len)
+{
+	struct http_conn *c = parser->data;
+
+	/* The buffer's limit is the route's body limit, which catches chunked bodies. */
+	if (!buf_append(&c->exchange->body, at, len))
+		return fail_parse(c, HTTP_REJECT_BODY_TOO_LARGE);
+	return 0;
+}
+
+static int on_message_complete(http_parser *parser)
+{
+	struct http_conn *c = parser->data;
+
+	c->state = HTTP_CONN_HANDLER;
+	c->head_bytes = 0;
+	/* http_parser_execute() returns right after this message, and the rest waits. */
+	http_parser_pause(parser, 1);
+	return 0;
+}
+
+const http_parser_settings http_request_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+struct http_exchange *http_exchange_new(struct http_conn *c)
+{
+	struct http_worker *w = c->worker;
+	struct http_exchange *ex = calloc(1, sizeof(*ex));
+
+	if (ex == NULL)
+		return NULL;
+	ex->worker = w;
+	ex->listener = c->listener;
+	ex->start_ns = uv_hrtime();
+	ex->method_name = "-";
+	/* The stored head is never longer than the raw one, plus one NUL per part. */
+	buf_init(&ex->head, c->listener->config.header_max_bytes + 2 * HTTP_HEADERS_MAX + 2);
+	buf_init(&ex->body, 0);
+	ex->req.method = HTTP_METHOD_OTHER;
+	ex->req.path = "";
+	ex->req.query = "";
+	ex->req.body = "";
+	ex->req.lang = i18n_from_accept_language(NULL, 0);
+	http_request_id_generate(w, ex->req.request_id, sizeof(ex->req.request_id));
+	memcpy(ex->req.peer, c->peer, sizeof(ex->req.peer));
+	ex->req.worker_data = w->worker_data;
+	ex->req.worker_index = w->index;
+	ex->req.conn = c;
+	c->exchange = ex;
+	return ex;
+}
+
+void http_exchange_free(struct http_exchange *ex)
+{
+	buf_free(&ex->head);
+	buf_free(&ex->body);
+	free(ex->scratch);
+	free(ex);
+}
+
+/* Responds to the current request with the problem that c->reject names. */
+void http_respond_reject(struct http_conn *c)
+{
+	struct http_exchange *ex = c->exchange;
+	struct http_request *req = &ex->req;
+	const struct http_listener_config *cfg = &c->listener->config;
+	char allow[sizeof(ex->allow) + 16];
+
+	switch (c->reject) {
+	case HTTP_REJECT_NOT_FOUND:
+		respond_problem(req, 404, NULL, "not_found", N_("No resource exists at this path."));
+		break;
+	case HTTP_REJECT_METHOD_NOT_ALLOWED:
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", ex->allow);
+		respond_problem(req, 405, allow, "method_not_allowed",
+				N_("The method %s is not allowed for this resource."), ex->method_name);
+		break;
+	case HTTP_REJECT_NOT_IMPLEMENTED:
+		respond_problem(req, 501, NULL, "not_implemented",
+				N_("The method %s is not supported."), ex->method_name);
+		break;
+	case HTTP_REJECT_BODY_TOO_LARGE:
+		respond_problem(req, 413, NULL, "body_too_large",
+				N_("The request body exceeds the limit of %zu bytes."), ex->body_max);
+		break;
+	case HTTP_REJECT_HEADERS_TOO_LARGE:
+		respond_problem(req, 431, NULL, "headers_too_large",
+				N_("The request line and headers exceed the limit of %zu bytes."),
+				cfg->header_max_bytes);
+		break;
+	case HTTP_REJECT_TOO_MANY_HEADERS:
+		respond_problem(req, 431, NULL, "headers_too_large",
+				N_("The request has more than %d header fields."), HTTP_HEADERS_MAX);
+		break;
+	case HTTP_REJECT_HEADER_TIMEOUT:
+		respond_problem(req, 408, NULL, "request_timeout",
+				N_("The request headers did not arrive within %u ms."),
+				cfg->header_timeout_ms);
+		break;
+	case HTTP_REJECT_BODY_TIMEOUT:
+		respond_problem(req, 408, NULL, "request_timeout",
+				N_("The request body did not arrive within %u ms."), cfg->body_timeout_ms);
+		break;
+	default:
+		respond_problem(req, 400, NULL, "bad_request", N_("The request is not valid HTTP/1.1."));
+		break;
+	}
+}

@@ -1,0 +1,445 @@
+/*
+ * Operator raw KV API: GET, PUT and DELETE /kv/v1/{key}, and GET /kv/v1 to
+ * list keys by prefix. Every route needs the operator token.
+ *
+ * Versions: a key's version is the log index of its last write, sent as a
+ * strong ETag ("123"). PUT and DELETE take If-Match with a version for
+ * compare-and-set, and PUT takes If-None-Match: * to create only. A failed
+ * condition gets 412 with the current version. Writes go through the log
+ * and are answered after they are applied and durable.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "kv/kv.h"
+#include "store/apply.h"
+#include "store/node.h"
+
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 1000
+
+/* Returns true if s is valid UTF-8 without control characters (keys appear in JSON and logs). */
+static bool key_is_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || len > KV_KEY_MAX_BYTES)
+		return false;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t extra;
+		uint32_t cp;
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			extra = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			extra = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			extra = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + extra >= len)
+			return false;
+		for (size_t k = 1; k <= extra; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += extra + 1;
+	}
+	return true;
+}
+
+static const struct http_param *key_param(struct http_request *req)
+{
+	const struct http_param *key = http_param_get(req, "key");
+
+	if (key == NULL || !key_is_valid((const unsigned char *)key->value, key->value_len)) {
+		http_respond_problem(req, 400, "invalid_key", "key",
+				     "Invalid key: expected 1 to %d bytes of UTF-8 without control characters.",
+				     KV_KEY_MAX_BYTES);
+		return NULL;
+	}
+	return key;
+}
+
+/* Parses an entity tag holding a version: "12", W/"12" or 12. Returns 0 on success. */
+static int version_parse(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len >= 2 && s[0] == 'W' && s[1] == '/') {
+		s += 2;
+		len -= 2;
+	}
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+		s++;
+		len -= 2;
+	}
+	if (len == 0 || len > 19)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v == 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * Reads If-Match and If-None-Match into *if_version. Returns false after
+ * responding 400 if a header is malformed.
+ */
+static bool conditions_parse(struct http_request *req, bool allow_create_only, uint64_t *if_version)
+{
+	size_t len;
+	const char *match = http_header_get(req, "If-Match", &len);
+	const char *none_match;
+
+	*if_version = STORE_IF_ANY;
+	if (match != NULL) {
+		if (len == 1 && match[0] == '*')
+			*if_version = STORE_IF_PRESENT;
+		else if (version_parse(match, len, if_version) != 0)
+			goto invalid_match;
+	}
+	none_match = http_header_get(req, "If-None-Match", &len);
+	if (none_match != NULL) {
+		if (!allow_create_only || len != 1 || none_match[0] != '*' || match != NULL) {
+			http_respond_problem(req, 400, "invalid_header", "If-None-Match",
+					     "Invalid If-None-Match: only \"*\" is accepted here, and not together with If-Match.");
+			return false;
+		}
+		*if_version = STORE_IF_ABSENT;
+	}
+	return true;
+
+invalid_match:
+	http_respond_problem(req, 400, "invalid_header", "If-Match",
+			     "Invalid If-Match: expected a version such as \"12\", or *.");
+	return false;
+}
+
+static void respond_written(struct http_request *req, int status, const char *key, size_t key_len,
+			    uint64_t version, uint64_t index)
+{
+	char headers[128];
+	json_t *body = json_pack("{s:s%, s:I}", "key", key, key_len, "version", (json_int_t)version);
+
+	snprintf(headers, sizeof(headers), "ETag: \"%" PRIu64 "\"\r\nX-Jkd-Applied-Index: %" PRIu64 "\r\n",
+		 version, index);
+	http_respond_json(req, status, body, headers);
+}
+
+static void respond_repl_error(struct http_request *req, enum repl_err err)
+{
+	switch (err) {
+	case REPL_BUSY:
+	case REPL_STOPPED:
+		http_respond_problem(req, 503, "unavailable", NULL,
+				     "The node is busy or stopping. Retry in a moment.");
+		break;
+	case REPL_STORAGE_FULL:
+		http_respond_problem(req, 507, "storage_full", NULL,
+				     "Storage is full, so writes are refused while reads go on. Free space or raise storage.map_size_max_mb.");
+		break;
+	case REPL_TOO_LARGE:
+		http_respond_problem(req, 413, "too_large", "value", "The value is too large.");
+		break;
+	default:
+		log_error("kv_write_failed", "rid=%s err=\"%s\"", req->request_id, repl_strerror(err));
+		http_respond_problem(req, 500, "internal", NULL, "The write failed. The node's log has the cause.");
+		break;
+	}
+}
+
+static void write_done(void *ctx, enum repl_err err, uint64_t index, struct repl_result *result)
+{
+	struct http_request *req = ctx;
+	const struct http_param *key = http_param_get(req, "key");
+	const struct store_kv_result *kv = result->data;
+
+	if (err != REPL_OK) {
+		respond_repl_error(req, err);
+		return;
+	}
+	switch (result->status) {
+	case STORE_OK:
+		if (req->method == HTTP_METHOD_DELETE) {
+			char headers[64];
+			struct http_response res = {.status = 204, .headers = headers};
+
+			snprintf(headers, sizeof(headers), "X-Jkd-Applied-Index: %" PRIu64 "\r\n", index);
+			http_respond(req, &res);
+		} else {
+			respond_written(req, 200, key->value, key->value_len, kv->version, index);
+		}
+		break;
+	case STORE_NOT_FOUND:
+		http_respond_problem(req, 404, "not_found", "key", "Key not found.");
+		break;
+	case STORE_VERSION_MISMATCH:
+		if (kv->version == 0)
+			http_respond_problem(req, 412, "version_mismatch", "If-Match",
+					     "The key does not exist.");
+		else
+			http_respond_problem(req, 412, "version_mismatch", "If-Match",
+					     "The key has changed: its current version is %llu.",
+					     (unsigned long long)kv->version);
+		break;
+	default:
+		log_error("kv_apply_rejected", "rid=%s status=%d", req->request_id, result->status);
+		http_respond_problem(req, 500, "internal", NULL, "The write failed. The node's log has the cause.");
+		break;
+	}
+}
+
+static void propose(struct http_request *req, struct buf *command)
+{
+	struct node_worker *worker = req->worker_data;
+	enum repl_err err;
+
+	if (command->failed) {
+		respond_repl_error(req, REPL_NO_MEMORY);
+		return;
+	}
+	err = repl_propose(worker->node->repl, worker->inbox, command->data, command->len, write_done, req);
+	if (err != REPL_OK)
+		respond_repl_error(req, err);
+}
+
+/* Rejects a body sent as JSON that does not parse; returns false after responding 400. */
+static bool json_body_valid(struct http_request *req)
+{
+	size_t len;
+	const char *type = http_header_get(req, "Content-Type", &len);
+	static const char json_type[] = "application/json";
+	json_error_t error;
+	json_t *parsed;
+
+	if (type == NULL || len < sizeof(json_type) - 1 || strncasecmp(type, json_type, sizeof(json_type) - 1) != 0)
+		return true;
+	parsed = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &error);
+	if (parsed == NULL) {
+		http_respond_problem(req, 400, "invalid_json", "body", "Invalid JSON at line %d, column %d: %s.",
+				     error.line, error.column, error.text);
+		return false;
+	}
+	json_decref(parsed);
+	return true;
+}
+
+static void handle_put(struct http_request *req)
+{
+	const struct http_param *key;
+	uint64_t if_version;
+	struct buf command;
+
+	if (!node_require_operator(req) || (key = key_param(req)) == NULL ||
+	    !conditions_parse(req, true, &if_version) || !json_body_valid(req))
+		return;
+	buf_init(&command, SIZE_MAX);
+	store_command_kv_put(&command, key->value, key->value_len, req->body, req->body_len, if_version);
+	propose(req, &command);
+	buf_free(&command);
+}
+
+static void handle_delete(struct http_request *req)
+{
+	const struct http_param *key;
+	uint64_t if_version;
+	struct buf command;
+
+	if (!node_require_operator(req) || (key = key_param(req)) == NULL ||
+	    !conditions_parse(req, false, &if_version))
+		return;
+	buf_init(&command, SIZE_MAX);
+	store_command_kv_delete(&command, key->value, key->value_len, if_version);
+	propose(req, &command);
+	buf_free(&command);
+}
+
+/* Returns true if the If-None-Match header lists the version. */
+static bool etag_matches(struct http_request *req, uint64_t version)
+{
+	size_t len;
+	const char *value = http_header_get(req, "If-None-Match", &len);
+	char etag[32];
+
+	if (value == NULL)
+		return false;
+	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", version);
+	return memmem(value, len, etag, strlen(etag)) != NULL || (len == 1 && value[0] == '*');
+}
+
+static void handle_get(struct http_request *req)
+{
+	struct node *node = req->route_ctx;
+	const struct http_param *key;
+	struct http_response res = {.status = 200, .content_type = "application/octet-stream"};
+	struct kv_txn *txn;
+	struct kv_val val;
+	uint64_t version;
+	char headers[96];
+	enum kv_err err;
+
+	if (!node_require_operator(req) || (key = key_param(req)) == NULL)
+		return;
+	err = kv_read_begin(node->env, &txn);
+	if (err != KV_OK) {
+		log_error("kv_read_failed", "rid=%s err=\"%s\"", req->request_id, kv_strerror(err));
+		http_respond_problem(req, 503, "unavailable", NULL, "The node cannot read right now. Retry in a moment.");
+		return;
+	}
+	err = kv_get(txn, node->store.raw, key->value, key->value_len, &val);
+	if (err == KV_OK && store_raw_value_decode(val.data, val.len, &version, &res.body, &res.body_len) != 0)
+		err = KV_BAD_RECORD;
+	if (err == KV_OK) {
+		snprintf(headers, sizeof(headers), "ETag: \"%" PRIu64 "\"\r\nCache-Control: no-cache\r\n", version);
+		res.headers = headers;
+		if (etag_matches(req, version)) {
+			res.status = 304;
+			res.body_len = 0;
+		}
+		http_respond(req, &res);
+	} else if (err == KV_NOT_FOUND) {
+		http_respond_problem(req, 404, "not_found", "key", "Key not found.");
+	} else {
+		log_error("kv_read_failed", "rid=%s err=\"%s\"", req->request_id, kv_strerror(err));
+		http_respond_problem(req, 500, "internal", NULL, "The read failed. The node's log has the cause.");
+	}
+	kv_read_end(txn);
+}
+
+/* Reads limit, prefix and after from the query; responds 400 and returns false if one is invalid. */
+static bool list_params(struct http_request *req, char *prefix, char *after, size_t size, unsigned *limit)
+{
+	char number[16];
+	int n = http_query_get(req, "limit", number, sizeof(number));
+	char *end;
+	unsigned long v;
+
+	*limit = LIST_LIMIT_DEFAULT;
+	if (n >= 0) {
+		v = strtoul(number, &end, 10);
+		if (n == 0 || *end != '\0' || v < 1 || v > LIST_LIMIT_MAX || number[0] == '-') {
+			http_respond_problem(req, 400, "invalid_parameter", "limit",
+					     "Invalid limit: expected a whole number from 1 to %d.", LIST_LIMIT_MAX);
+			return false;
+		}
+		*limit = (unsigned)v;
+	} else if (n == -2) {
+		goto invalid_limit;
+	}
+	if (http_query_get(req, "prefix", prefix, size) == -2) {
+		http_respond_problem(req, 400, "invalid_parameter", "prefix", "Invalid prefix: too long or badly percent-encoded.");
+		return false;
+	}
+	if (http_query_get(req, "after", after, size) == -2) {
+		http_respond_problem(req, 400, "invalid_parameter", "after", "Invalid after: too long or badly percent-encoded.");
+		return false;
+	}
+	return true;
+
+invalid_limit:
+	http_respond_problem(req, 400, "invalid_parameter", "limit",
+			     "Invalid limit: expected a whole number from 1 to %d.", LIST_LIMIT_MAX);
+	return false;
+}
+
+static json_t *list_items(struct kv_cursor *cursor, unsigned limit, bool *more, json_t **next)
+{
+	json_t *items = json_array();
+	struct kv_val key, val;
+	const void *value;
+	size_t value_len;
+	uint64_t version;
+	unsigned count = 0;
+
+	*more = false;
+	while (kv_scan_next(cursor, &key, &val) == KV_OK) {
+		if (count == limit) {
+			*more = true;
+			break;
+		}
+		if (store_raw_value_decode(val.data, val.len, &version, &value, &value_len) != 0)
+			continue;
+		json_array_append_new(items, json_pack("{s:s%, s:I, s:I}", "key", key.data, key.len, "version",
+						       (json_int_t)version, "size_bytes", (json_int_t)value_len));
+		json_decref(*next);
+		*next = json_stringn(key.data, key.len);
+		count++;
+	}
+	return items;
+}
+
+static void handle_list(struct http_request *req)
+{
+	struct node *node = req->route_ctx;
+	char prefix[KV_KEY_MAX_BYTES + 1] = "", after[KV_KEY_MAX_BYTES + 1] = "";
+	struct kv_cursor *cursor;
+	struct kv_txn *txn;
+	json_t *items, *next = NULL;
+	unsigned limit;
+	bool more;
+	enum kv_err err;
+
+	if (!node_require_operator(req) || !list_params(req, prefix, after, sizeof(prefix), &limit))
+		return;
+	err = kv_read_begin(node->env, &txn);
+	if (err == KV_OK) {
+		err = kv_scan_begin(txn, node->store.raw, prefix, strlen(prefix), after, strlen(after), &cursor);
+		if (err != KV_OK)
+			kv_read_end(txn);
+	}
+	if (err != KV_OK) {
+		log_error("kv_list_failed", "rid=%s err=\"%s\"", req->request_id, kv_strerror(err));
+		http_respond_problem(req, 503, "unavailable", NULL, "The node cannot read right now. Retry in a moment.");
+		return;
+	}
+	items = list_items(cursor, limit, &more, &next);
+	kv_scan_end(cursor);
+	kv_read_end(txn);
+	if (!more) {
+		json_decref(next);
+		next = json_null();
+	}
+	http_respond_json(req, 200, json_pack("{s:o, s:o}", "items", items, "next_after", next), NULL);
+}
+
+int kv_api_register(struct http_router *router, struct node *node)
+{
+	size_t value_max = node->config.kv_value_max_bytes;
+	const struct http_route_def routes[] = {
+		{HTTP_METHOD_GET, "/kv/v1", handle_list, node, 0},
+		{HTTP_METHOD_GET, "/kv/v1/{key...}", handle_get, node, 0},
+		{HTTP_METHOD_PUT, "/kv/v1/{key...}", handle_put, node, value_max},
+		{HTTP_METHOD_DELETE, "/kv/v1/{key...}", handle_delete, node, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (http_router_add(router, &routes[i]) != 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,365 @@
+/*
+ * Node assembly: configuration table, start-up in dependency order
+ * (storage, state machine, log writer, HTTP) and shutdown in reverse.
+ */
+#include "store/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define OPTION(section, key, type, field, def, min, max, unit, help) \
+	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}
+
+const struct config_option node_config_options[] = {
+	OPTION("node", "data_dir", CONFIG_STRING, data_dir, "./data", 0, 0, N_("path"),
+	       N_("Directory of the node's LMDB files and operator token.")),
+	OPTION("http", "listen", CONFIG_ENDPOINT, listen, "127.0.0.1:8080", 0, 0, N_("host:port"),
+	       N_("Address of the shop's HTTP listener.")),
+	OPTION("http", "workers", CONFIG_UINT, workers, "0", 0, 256, N_("threads"),
+	       N_("HTTP worker threads, each with its own event loop; 0 means one per CPU core.")),
+	OPTION("http", "max_connections", CONFIG_UINT, max_connections, "4096", 1, 1000000, N_("connections"),
+	       N_("Open connections per listener; more are answered 503 and closed.")),
+	OPTION("http", "header_max_bytes", CONFIG_UINT, header_max_bytes, "16384", 1024, 1048576, N_("bytes"),
+	       N_("Maximum size of a request line plus headers; larger requests get 431.")),
+	OPTION("http", "body_max_bytes", CONFIG_UINT, body_max_bytes, "1048576", 0, 268435456, N_("bytes"),
+	       N_("Maximum request body for routes without their own limit; larger bodies get 413.")),
+	OPTION("http", "header_timeout_ms", CONFIG_UINT, header_timeout_ms, "10000", 100, 600000,
+	       N_("milliseconds"), N_("Time allowed from a request's first byte to the end of its headers.")),
+	OPTION("http", "body_timeout_ms", CONFIG_UINT, body_timeout_ms, "30000", 100, 3600000, N_("milliseconds"),
+	       N_("Time allowed to receive a request body after its headers.")),
+	OPTION("http", "idle_timeout_ms", CONFIG_UINT, idle_timeout_ms, "60000", 100, 3600000, N_("milliseconds"),
+	       N_("Time an idle keep-alive connection stays open.")),
+	OPTION("http", "shutdown_timeout_ms", CONFIG_UINT, shutdown_timeout_ms, "10000", 0, 600000,
+	       N_("milliseconds"), N_("Time requests in progress get to finish on shutdown.")),
+	OPTION("operator", "listen", CONFIG_ENDPOINT, operator_listen, "127.0.0.1:9080", 0, 0, N_("host:port"),
+	       N_("Address of the operator listener (raw KV API, metrics); keep it on loopback.")),
+	OPTION("operator", "token_file", CONFIG_STRING, operator_token_file, "", 0, 0, N_("path"),
+	       N_("File holding the operator token; empty means <data_dir>/operator.token, created if missing.")),
+	OPTION("operator", "kv_value_max_bytes", CONFIG_UINT, kv_value_max_bytes, "1048576", 1, 67108864,
+	       N_("bytes"), N_("Maximum size of one raw KV value.")),
+	OPTION("storage", "map_size_mb", CONFIG_SIZE_MB, map_size_bytes, "64", 1, 1048576, N_("MiB"),
+	       N_("Initial LMDB map size; it doubles when full.")),
+	OPTION("storage", "map_size_max_mb", CONFIG_SIZE_MB, map_size_max_bytes, "16384", 1, 1048576, N_("MiB"),
+	       N_("Largest LMDB map size; writes beyond it get 507.")),
+	OPTION("log", "level", CONFIG_STRING, log_level, "info", 0, 0, N_("level"),
+	       N_("Lowest log level written: debug, info, warn or error.")),
+	OPTION("write", "batch_max", CONFIG_UINT, batch_max, "512", 1, 65536, N_("commands"),
+	       N_("Commands applied in one LMDB commit (one fsync).")),
+	OPTION("write", "queue_max", CONFIG_UINT, queue_max, "16384", 1, 1048576, N_("commands"),
+	       N_("Commands waiting for the writer; beyond that writes get 503.")),
+};
+
+const size_t node_config_option_count = sizeof(node_config_options) / sizeof(node_config_options[0]);
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	log_error("data_dir_failed", "path=%s err=\"%s\"", path, strerror(errno));
+	return -1;
+}
+
+/* Reads the token from path, trimming trailing white space. */
+static int token_read(const char *path, char *out, size_t out_size)
+{
+	FILE *f = fopen(path, "r");
+	size_t len;
+
+	if (f == NULL)
+		return -1;
+	len = fread(out, 1, out_size - 1, f);
+	fclose(f);
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r' || out[len - 1] == ' '))
+		len--;
+	out[len] = '\0';
+	return len >= 16 ? 0 : -2;
+}
+
+static int token_create(const char *path, char *out, size_t out_size)
+{
+	unsigned char raw[OPERATOR_TOKEN_BYTES];
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	size_t len;
+
+	if (fd < 0)
+		return -1;
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(out, out_size, raw, sizeof(raw));
+	len = strlen(out);
+	if (write(fd, out, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int operator_token_load(struct node *node)
+{
+	char path[4096];
+	int rc;
+
+	if (node->config.operator_token_file[0] != '\0')
+		snprintf(path, sizeof(path), "%s", node->config.operator_token_file);
+	else
+		snprintf(path, sizeof(path), "%s/operator.token", node->config.data_dir);
+
+	rc = token_read(path, node->operator_token, sizeof(node->operator_token));
+	if (rc == -1 && errno == ENOENT && node->config.operator_token_file[0] == '\0') {
+		rc = token_create(path, node->operator_token, sizeof(node->operator_token));
+		if (rc == 0)
+			log_info("operator_token_created", "path=%s", path);
+	}
+	if (rc == -2)
+		log_error("operator_token_invalid", "path=%s reason=shorter_than_16_chars", path);
+	else if (rc != 0)
+		log_error("operator_token_failed", "path=%s err=\"%s\"", path, strerror(errno));
+	return rc == 0 ? 0 : -1;
+}
+
+bool node_require_operator(struct http_request *req)
+{
+	struct node *node = req->route_ctx;
+	size_t len, token_len = strlen(node->operator_token);
+	const char *auth = http_header_get(req, "Authorization", &len);
+	static const char prefix[] = "Bearer ";
+
+	if (auth != NULL && len == sizeof(prefix) - 1 + token_len &&
+	    strncasecmp(auth, prefix, sizeof(prefix) - 1) == 0 &&
+	    sodium_memcmp(auth + sizeof(prefix) - 1, node->operator_token, token_len) == 0)
+		return true;
+	http_respond_problem(req, 401, "unauthorized", "Authorization",
+			     "Missing or invalid operator token. Send \"Authorization: Bearer <token>\".");
+	return false;
+}
+
+static void handle_healthz(struct http_request *req)
+{
+	struct node *node = req->route_ctx;
+	json_t *body = json_pack("{s:s, s:I}", "status", "ok", "applied_index",
+				 (json_int_t)repl_applied_index(node->repl));
+
+	http_respond_json(req, 200, body, "Cache-Control: no-store\r\n");
+}
+
+static void write_kv_metrics(struct node *node, struct buf *out)
+{
+	struct kv_stats stats;
+
+	if (kv_stats(node->env, &stats) != KV_OK)
+		return;
+	metrics_write_header(out, "jkd_kv_map_size_bytes", "gauge", "Current LMDB map size.");
+	buf_printf(out, "jkd_kv_map_size_bytes %zu\n", stats.map_size_bytes);
+	metrics_write_header(out, "jkd_kv_map_used_bytes", "gauge", "LMDB pages in use, in bytes.");
+	buf_printf(out, "jkd_kv_map_used_bytes %zu\n", stats.map_used_bytes);
+	metrics_write_header(out, "jkd_kv_map_size_max_bytes", "gauge", "Largest map size the node may grow to.");
+	buf_printf(out, "jkd_kv_map_size_max_bytes %zu\n", stats.map_size_max_bytes);
+}
+
+static void handle_metrics(struct http_request *req)
+{
+	struct node *node = req->route_ctx;
+	struct http_response res = {.status = 200, .content_type = "text/plain; version=0.0.4"};
+	const struct http_router *routers[] = {node->public_router, node->operator_router};
+	struct buf out;
+
+	if (!node_require_operator(req))
+		return;
+	buf_init(&out, 16u << 20);
+	http_server_write_metrics(node->server, &out);
+	http_routers_write_metrics(routers, 2, &out);
+	repl_write_metrics(node->repl, &out);
+	write_kv_metrics(node, &out);
+	if (out.failed) {
+		buf_free(&out);
+		log_error("metrics_render_failed", "rid=%s", req->request_id);
+		http_respond_problem(req, 500, "internal", NULL, "The metrics could not be rendered.");
+		return;
+	}
+	res.headers = "Cache-Control: no-store\r\n";
+	res.body = out.data;
+	res.body_len = out.len;
+	http_respond(req, &res);
+	buf_free(&out);
+}
+
+static int routes_register(struct node *node)
+{
+	struct http_route_def health = {HTTP_METHOD_GET, "/healthz", handle_healthz, node, 0};
+	struct http_route_def metrics = {HTTP_METHOD_GET, "/metrics", handle_metrics, node, 0};
+
+	node->public_router = http_router_new();
+	node->operator_router = http_router_new();
+	if (node->public_router == NULL || node->operator_router == NULL)
+		return -1;
+	if (http_router_add(node->public_router, &health) != 0 ||
+	    http_router_add(node->operator_router, &health) != 0 ||
+	    http_router_add(node->operator_router, &metrics) != 0 ||
+	    kv_api_register(node->operator_router, node) != 0)
+		return -1;
+	return 0;
+}
+
+static void *worker_start(uv_loop_t *loop, unsigned worker_index, void *ctx)
+{
+	struct node *node = ctx;
+	struct node_worker *worker = calloc(1, sizeof(*worker));
+
+	if (worker == NULL || repl_inbox_open(node->repl, loop, &worker->inbox) != REPL_OK) {
+		log_error("worker_start_failed", "worker=%u err=no_memory", worker_index);
+		abort();
+	}
+	worker->node = node;
+	return worker;
+}
+
+static void worker_stop(void *worker_data, void *ctx)
+{
+	struct node_worker *worker = worker_data;
+
+	(void)ctx;
+	repl_inbox_close(worker->inbox);
+	free(worker);
+}
+
+static void listener_fill(struct http_listener_config *listener, const struct node_config *config,
+			  const char *name, const char *endpoint, struct http_router *router, char *host,
+			  size_t host_size)
+{
+	config_parse_endpoint(endpoint, host, host_size, &listener->port);
+	listener->name = name;
+	listener->host = host;
+	listener->router = router;
+	listener->header_max_bytes = config->header_max_bytes;
+	listener->body_max_bytes = config->body_max_bytes;
+	listener->max_connections = config->max_connections;
+	listener->header_timeout_ms = config->header_timeout_ms;
+	listener->body_timeout_ms = config->body_timeout_ms;
+	listener->idle_timeout_ms = config->idle_timeout_ms;
+}
+
+static int server_start(struct node *node)
+{
+	static char public_host[256], operator_host[256];
+	struct http_server_config server = {
+		.workers = node->config.workers,
+		.listener_count = 2,
+		.shutdown_timeout_ms = node->config.shutdown_timeout_ms,
+		.worker_start = worker_start,
+		.worker_stop = worker_stop,
+		.ctx = node,
+	};
+	int rc;
+
+	if (server.workers == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		server.workers = cores > 0 ? (unsigned)cores : 1;
+	}
+	listener_fill(&server.listeners[0], &node->config, "public", node->config.listen, node->public_router,
+		      public_host, sizeof(public_host));
+	listener_fill(&server.listeners[1], &node->config, "operator", node->config.operator_listen,
+		      node->operator_router, operator_host, sizeof(operator_host));
+	rc = http_server_start(&server, &node->server);
+	if (rc != 0) {
+		log_error("http_start_failed", "listen=%s operator_listen=%s err=\"%s\"", node->config.listen,
+			  node->config.operator_listen, uv_strerror(rc));
+		return -1;
+	}
+	log_info("node_started", "listen=%s:%d operator_listen=%s:%d workers=%u data_dir=%s", public_host,
+		 http_server_port(node->server, 0), operator_host, http_server_port(node->server, 1),
+		 server.workers, node->config.data_dir);
+	return 0;
+}
+
+static int storage_open(struct node *node)
+{
+	struct kv_options options = {
+		.path = node->config.data_dir,
+		.map_size_bytes = node->config.map_size_bytes,
+		.map_size_max_bytes = node->config.map_size_max_bytes,
+		.max_tables = 32,
+		.max_readers = 512,
+	};
+	enum kv_err err;
+
+	if (options.map_size_max_bytes < options.map_size_bytes)
+		options.map_size_max_bytes = options.map_size_bytes;
+	err = kv_open(&options, &node->env);
+	if (err == KV_OK)
+		err = store_open(node->env, &node->store);
+	if (err != KV_OK) {
+		log_error("storage_open_failed", "path=%s err=\"%s\"", options.path, kv_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+static int writer_start(struct node *node)
+{
+	struct repl_config config = {
+		.env = node->env,
+		.apply = store_apply,
+		.state_machine = &node->store,
+		.batch_max = node->config.batch_max,
+		.queue_max = node->config.queue_max,
+		.command_max_bytes = (size_t)node->config.kv_value_max_bytes + 4096,
+	};
+	enum repl_err err = repl_start(&config, &node->repl);
+
+	if (err != REPL_OK) {
+		log_error("writer_start_failed", "err=\"%s\"", repl_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+int node_start(struct node *node)
+{
+	if (sodium_init() < 0) {
+		log_error("sodium_init_failed", "");
+		return -1;
+	}
+	if (make_dir(node->config.data_dir) != 0 || operator_token_load(node) != 0)
+		return -1;
+	if (storage_open(node) != 0)
+		return -1;
+	if (writer_start(node) != 0)
+		goto fail_env;
+	if (routes_register(node) != 0) {
+		log_error("routes_failed", "err=no_memory");
+		goto fail_routes;
+	}
+	if (server_start(node) != 0)
+		goto fail_routes;
+	return 0;
+
+fail_routes:
+	http_router_free(node->operator_router);
+	http_router_free(node->public_router);
+	repl_stop(node->repl);
+fail_env:
+	kv_close(node->env);
+	return -1;
+}
+
+void node_stop(struct node *node)
+{
+	log_info("node_stopping", "applied_index=%" PRIu64, repl_applied_index(node->repl));
+	http_server_stop(node->server);
+	repl_stop(node->repl);
+	http_router_free(node->operator_router);
+	http_router_free(node->public_router);
+	kv_close(node->env);
+	sodium_memzero(node->operator_token, sizeof(node->operator_token));
+	log_info("node_stopped", "");
+}

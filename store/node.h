@@ -1,0 +1,71 @@
+/*
+ * A node: the LMDB environment, the log writer, the state machine and the
+ * HTTP listeners, assembled from one configuration and torn down in reverse.
+ */
+#ifndef JKD_STORE_NODE_H
+#define JKD_STORE_NODE_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+#include "kv/kv.h"
+#include "replication/repl.h"
+#include "store/apply.h"
+#include "store/http/http.h"
+
+struct node_config {
+	char *data_dir;
+	char *listen;
+	char *operator_listen;
+	char *operator_token_file;
+	char *log_level;
+	unsigned workers;
+	unsigned max_connections;
+	unsigned header_max_bytes;
+	unsigned body_max_bytes;
+	unsigned kv_value_max_bytes;
+	unsigned header_timeout_ms;
+	unsigned body_timeout_ms;
+	unsigned idle_timeout_ms;
+	unsigned shutdown_timeout_ms;
+	unsigned batch_max;
+	unsigned queue_max;
+	size_t map_size_bytes;
+	size_t map_size_max_bytes;
+};
+
+extern const struct config_option node_config_options[];
+extern const size_t node_config_option_count;
+
+#define OPERATOR_TOKEN_BYTES 32 /* random bytes; the token is their hex form */
+
+struct node {
+	struct node_config config;
+	struct kv_env *env;
+	struct store store;
+	struct repl *repl;
+	struct http_router *public_router;
+	struct http_router *operator_router;
+	struct http_server *server;
+	char operator_token[2 * OPERATOR_TOKEN_BYTES + 1];
+};
+
+/* State of one HTTP worker thread. */
+struct node_worker {
+	struct node *node;
+	struct repl_inbox *inbox;
+};
+
+/* Opens storage, starts the log writer and the HTTP server. Returns 0 or -1 (logged). */
+int node_start(struct node *node);
+
+/* Stops serving (gracefully), stops the writer and closes storage. */
+void node_stop(struct node *node);
+
+/* Registers the operator raw KV routes (/kv/v1/...). */
+int kv_api_register(struct http_router *router, struct node *node);
+
+/* Checks "Authorization: Bearer <operator token>"; on failure responds 401 and returns false. */
+bool node_require_operator(struct http_request *req);
+
+#endif
