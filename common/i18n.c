@@ -22,6 +22,10 @@
 
 static bool catalog_loaded;
 
+/* The user's LANGUAGE before i18n_init() replaced it, for i18n_from_environment(). */
+static char user_language[64];
+static bool user_language_saved;
+
 static int locale_dir_beside_executable(char *out, size_t out_size)
 {
 	char exe[PATH_MAX];
@@ -54,6 +58,12 @@ int i18n_init(const char *locale_dir)
 	if (access(probe, R_OK) != 0)
 		return -1;
 
+	if (!user_language_saved) {
+		const char *language = getenv("LANGUAGE");
+
+		snprintf(user_language, sizeof(user_language), "%s", language != NULL ? language : "");
+		user_language_saved = true;
+	}
 	setlocale(LC_MESSAGES, "C.UTF-8");
 	setlocale(LC_CTYPE, "C.UTF-8");
 	setenv("LANGUAGE", "es", 1);
@@ -140,7 +150,7 @@ enum i18n_lang i18n_from_environment(void)
 	static const char *const names[] = {"LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const char *v = getenv(names[i]);
+		const char *v = i == 0 && user_language_saved ? user_language : getenv(names[i]);
 
 		if (v == NULL || v[0] == '\0')
 			continue;

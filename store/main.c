@@ -22,10 +22,10 @@ static void print_help(enum i18n_lang lang)
 {
 	printf("%s\n\n", i18n_text(lang, "Usage: jkd [--config FILE] [--SECTION-KEY VALUE ...]"));
 	printf("%s\n\n", i18n_text(lang, "JKD Clothing node: stores the shop in LMDB and serves it over HTTP."));
-	printf("  %-32s %s\n", "--config FILE", i18n_text(lang, "INI file to read before the flags."));
+	printf("  %-32s %s\n", i18n_text(lang, "--config FILE"), i18n_text(lang, "INI file to read before the flags."));
 	printf("  %-32s %s\n", "--help", i18n_text(lang, "Print this help and exit."));
 	printf("  %-32s %s\n\n", "--version", i18n_text(lang, "Print the version and exit."));
-	printf("%s\n", i18n_text(lang, "Settings (flag, then [section] key=default in the INI file, and unit):"));
+	printf("%s\n", i18n_text(lang, "Settings: the flag, then below it the INI file's [section] key=default and the unit."));
 	config_print_help(stdout, node_config_options, node_config_option_count, lang);
 }
 

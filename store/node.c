@@ -53,7 +53,7 @@ const struct config_option node_config_options[] = {
 	OPTION("log", "level", CONFIG_STRING, log_level, "info", 0, 0, N_("level"),
 	       N_("Lowest log level written: debug, info, warn or error.")),
 	OPTION("write", "batch_max", CONFIG_UINT, batch_max, "512", 1, 65536, N_("commands"),
-	       N_("Commands applied in one LMDB commit (one fsync).")),
+	       N_("Maximum commands applied in one LMDB commit (one fsync).")),
 	OPTION("write", "queue_max", CONFIG_UINT, queue_max, "16384", 1, 1048576, N_("commands"),
 	       N_("Commands waiting for the writer; beyond that writes get 503.")),
 };
@@ -137,8 +137,9 @@ bool node_require_operator(struct http_request *req)
 	    strncasecmp(auth, prefix, sizeof(prefix) - 1) == 0 &&
 	    sodium_memcmp(auth + sizeof(prefix) - 1, node->operator_token, token_len) == 0)
 		return true;
-	http_respond_problem(req, 401, "unauthorized", "Authorization",
-			     "Missing or invalid operator token. Send \"Authorization: Bearer <token>\".");
+	http_respond_problem_headers(req, 401, "WWW-Authenticate: Bearer realm=\"jkd-operator\"\r\n",
+				     "unauthorized", "Authorization",
+				     "Missing or invalid operator token. Send \"Authorization: Bearer <token>\".");
 	return false;
 }
 

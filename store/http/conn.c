@@ -527,7 +527,8 @@ void http_conn_begin_shutdown(struct http_conn *c)
 {
 	if (c->closing || c->state == HTTP_CONN_LINGER)
 		return;
-	if (c->state == HTTP_CONN_IDLE) {
+	/* A request whose headers are still arriving has not started, so it is dropped rather than waited for. */
+	if (c->state == HTTP_CONN_IDLE || c->state == HTTP_CONN_HEADERS) {
 		http_conn_close(c);
 		return;
 	}

@@ -145,6 +145,11 @@ void http_respond_json(struct http_request *req, int status, json_t *json, const
 void http_respond_problem(struct http_request *req, int status, const char *code,
 			  const char *field, const char *detail_msgid, ...) __attribute__((format(printf, 5, 6)));
 
+/* Same, with extra header lines ("WWW-Authenticate: Bearer\r\n") added to the response. */
+void http_respond_problem_headers(struct http_request *req, int status, const char *headers,
+				  const char *code, const char *field, const char *detail_msgid, ...)
+	__attribute__((format(printf, 6, 7)));
+
 typedef void (*http_handler_fn)(struct http_request *req);
 
 struct http_route_def {

@@ -178,3 +178,13 @@ void http_respond_problem(struct http_request *req, int status, const char *code
 	http_respond_problem_va(req, status, NULL, code, field, detail_msgid, args);
 	va_end(args);
 }
+
+void http_respond_problem_headers(struct http_request *req, int status, const char *headers,
+				  const char *code, const char *field, const char *detail_msgid, ...)
+{
+	va_list args;
+
+	va_start(args, detail_msgid);
+	http_respond_problem_va(req, status, headers, code, field, detail_msgid, args);
+	va_end(args);
+}

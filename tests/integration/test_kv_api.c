@@ -51,11 +51,15 @@ static unsigned long long etag_version(const struct http_reply *reply)
 static void missing_token_gets_401(void **state)
 {
 	struct http_reply reply;
+	char challenge[64];
 
 	(void)state;
+
 	http_request(node.operator_port, "GET", "/kv/v1/anything", NULL, NULL, 0, &reply);
 	assert_int_equal(reply.status, 401);
 	assert_non_null(strstr(reply.body, "\"field\":\"Authorization\""));
+	assert_true(http_reply_header(&reply, "WWW-Authenticate", challenge, sizeof(challenge)));
+	assert_non_null(strstr(challenge, "Bearer"));
 	http_reply_free(&reply);
 }
 

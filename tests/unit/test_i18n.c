@@ -64,6 +64,25 @@ static void untranslated_message_stays_english(void **state)
 	assert_string_equal(i18n_text(I18N_ES, "no such message id"), "no such message id");
 }
 
+static void environment_english_survives_init(void **state)
+{
+	(void)state;
+	setenv("LANG", "en_US.UTF-8", 1);
+	unsetenv("LC_ALL");
+	unsetenv("LC_MESSAGES");
+	assert_int_equal(i18n_init(getenv("JKD_LOCALE_DIR")), 0);
+	assert_int_equal(i18n_from_environment(), I18N_EN);
+}
+
+static void environment_spanish_by_default(void **state)
+{
+	(void)state;
+	unsetenv("LANG");
+	unsetenv("LC_ALL");
+	unsetenv("LC_MESSAGES");
+	assert_int_equal(i18n_from_environment(), I18N_ES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -74,6 +93,8 @@ int main(void)
 		cmocka_unit_test(other_languages_fall_back_to_spanish),
 		cmocka_unit_test(catalog_translates_to_spanish),
 		cmocka_unit_test(untranslated_message_stays_english),
+		cmocka_unit_test(environment_english_survives_init),
+		cmocka_unit_test(environment_spanish_by_default),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
