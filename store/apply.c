@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "kv/record.h"
+#include "store/accounts.h"
+#include "store/codec.h"
 
 #define COMMAND_SCHEMA_VERSION 1
 #define RECORD_SCHEMA_VERSION 1
@@ -192,47 +194,165 @@ static enum kv_err apply_kv_delete(struct store *store, struct kv_txn *txn, cons
 	return err;
 }
 
+/* Domains and the command types each applies. */
+static const struct {
+	uint32_t first;
+	uint32_t end;
+	store_domain_apply_fn apply;
+} domains[] = {
+	{STORE_COMMANDS_ACCOUNTS, STORE_COMMANDS_CATALOG, accounts_apply},
+};
+
+static enum kv_err apply_shop_command(struct store *store, struct kv_txn *txn, uint64_t index,
+				      const void *command, size_t command_len, uint32_t type,
+				      struct repl_result *result)
+{
+	struct rec rec;
+	enum kv_err err = KV_OK;
+	size_t i;
+
+	for (i = 0; i < sizeof(domains) / sizeof(domains[0]); i++) {
+		if (type >= domains[i].first && type < domains[i].end)
+			break;
+	}
+	if (i == sizeof(domains) / sizeof(domains[0]) ||
+	    rec_decode(&rec, command, command_len, type) != KV_OK ||
+	    rec.header.schema_version != COMMAND_SCHEMA_VERSION)
+		result->status = STORE_BAD_COMMAND;
+	else
+		err = domains[i].apply(store, txn, index, type, &rec, result);
+	rec_free(&rec);
+	return err;
+}
+
+static enum kv_err apply_raw_command(struct store *store, struct kv_txn *txn, uint64_t index,
+				     const struct kv_record_header *header, const msgpack_object *body,
+				     struct repl_result *result)
+{
+	struct kv_command cmd;
+	bool with_value = header->type == STORE_COMMAND_KV_PUT;
+
+	if (header->schema_version != COMMAND_SCHEMA_VERSION || decode_kv_command(body, with_value, &cmd) != 0 ||
+	    cmd.key_len == 0) {
+		result->status = STORE_BAD_COMMAND;
+		return KV_OK;
+	}
+	if (with_value)
+		return apply_kv_put(store, txn, index, &cmd, result);
+	return apply_kv_delete(store, txn, &cmd, result);
+}
+
 enum kv_err store_apply(void *state_machine, struct kv_txn *txn, uint64_t index, const void *command,
 			size_t command_len, struct repl_result *result)
 {
 	struct store *store = state_machine;
 	struct kv_record_header header;
 	const msgpack_object *body;
-	struct kv_command cmd;
 	msgpack_unpacked unpacked;
 	enum kv_err err = KV_OK;
 
 	msgpack_unpacked_init(&unpacked);
-	if (kv_record_decode(command, command_len, &unpacked, &header, &body) != KV_OK ||
-	    header.schema_version != COMMAND_SCHEMA_VERSION) {
+	if (kv_record_decode(command, command_len, &unpacked, &header, &body) != KV_OK) {
 		result->status = STORE_BAD_COMMAND;
-		goto out;
+	} else if (header.type == STORE_COMMAND_KV_PUT || header.type == STORE_COMMAND_KV_DELETE) {
+		err = apply_raw_command(store, txn, index, &header, body, result);
+	} else {
+		msgpack_unpacked_destroy(&unpacked);
+		msgpack_unpacked_init(&unpacked);
+		err = apply_shop_command(store, txn, index, command, command_len, header.type, result);
 	}
-	switch (header.type) {
-	case STORE_COMMAND_KV_PUT:
-		if (decode_kv_command(body, true, &cmd) != 0 || cmd.key_len == 0)
-			result->status = STORE_BAD_COMMAND;
-		else
-			err = apply_kv_put(store, txn, index, &cmd, result);
-		break;
-	case STORE_COMMAND_KV_DELETE:
-		if (decode_kv_command(body, false, &cmd) != 0 || cmd.key_len == 0)
-			result->status = STORE_BAD_COMMAND;
-		else
-			err = apply_kv_delete(store, txn, &cmd, result);
-		break;
-	default:
-		result->status = STORE_BAD_COMMAND;
-		break;
-	}
-out:
 	msgpack_unpacked_destroy(&unpacked);
 	return err;
 }
 
+enum kv_err store_next_id(struct store *store, struct kv_txn *txn, const char *name, uint64_t *out)
+{
+	struct kv_val val;
+	unsigned char bytes[8];
+	uint64_t value = 0;
+	enum kv_err err = kv_get(txn, store->counters, name, strlen(name), &val);
+
+	if (err == KV_OK && val.len == sizeof(bytes))
+		value = key_get_u64(val.data);
+	else if (err == KV_OK)
+		return KV_BAD_RECORD;
+	else if (err != KV_NOT_FOUND)
+		return err;
+	key_put_u64(bytes, ++value);
+	err = kv_put(txn, store->counters, name, strlen(name), bytes, sizeof(bytes));
+	if (err == KV_OK)
+		*out = value;
+	return err;
+}
+
+enum kv_err store_result_json(struct repl_result *result, int status, json_t *json)
+{
+	char *text = NULL;
+
+	result->status = status;
+	result->data = NULL;
+	result->len = 0;
+	if (json == NULL)
+		return KV_OK;
+	text = json_dumps(json, JSON_COMPACT);
+	json_decref(json);
+	if (text == NULL)
+		return KV_NO_MEMORY;
+	result->data = text;
+	result->len = strlen(text);
+	return KV_OK;
+}
+
+enum kv_err store_result_error_json(struct repl_result *result, int status, const char *code,
+				    const char *field, const char *message, json_t *details)
+{
+	json_t *json = details != NULL ? details : json_object();
+
+	if (json == NULL)
+		return KV_NO_MEMORY;
+	json_object_set_new(json, "code", json_string(code));
+	json_object_set_new(json, "message", json_string(message));
+	if (field != NULL)
+		json_object_set_new(json, "field", json_string(field));
+	return store_result_json(result, status, json);
+}
+
+enum kv_err store_result_error(struct repl_result *result, int status, const char *code, const char *field,
+			       const char *message)
+{
+	return store_result_error_json(result, status, code, field, message, NULL);
+}
+
 enum kv_err store_open(struct kv_env *env, struct store *out)
 {
+	const struct {
+		const char *name;
+		kv_table *table;
+	} tables[] = {
+		{"raw", &out->raw},
+		{"counters", &out->counters},
+		{"users", &out->users},
+		{"users_by_email", &out->users_by_email},
+		{"sessions", &out->sessions},
+		{"sessions_by_user", &out->sessions_by_user},
+		{"categories", &out->categories},
+		{"products", &out->products},
+		{"products_by_slug", &out->products_by_slug},
+		{"variants", &out->variants},
+		{"variants_by_sku", &out->variants_by_sku},
+		{"product_views", &out->product_views},
+		{"images", &out->images},
+		{"catalog_index", &out->catalog_index},
+		{"carts", &out->carts},
+		{"orders", &out->orders},
+		{"orders_index", &out->orders_index},
+		{"audit", &out->audit},
+	};
+	enum kv_err err = KV_OK;
+
 	memset(out, 0, sizeof(*out));
 	out->env = env;
-	return kv_table_open(env, "raw", &out->raw);
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && err == KV_OK; i++)
+		err = kv_table_open(env, tables[i].name, tables[i].table);
+	return err;
 }

@@ -8,29 +8,57 @@
 #ifndef JKD_STORE_APPLY_H
 #define JKD_STORE_APPLY_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "common/buf.h"
 #include "kv/kv.h"
 #include "replication/repl.h"
 
-/* Command types (record type of a command). */
+/*
+ * Command types (record type of a command), in ranges by domain. Each
+ * domain's apply function handles its own range; see store_apply().
+ */
 enum store_command {
 	STORE_COMMAND_KV_PUT = 1,
 	STORE_COMMAND_KV_DELETE = 2,
+
+	STORE_COMMANDS_ACCOUNTS = 100, /* 100-199: accounts.h */
+	STORE_COMMANDS_CATALOG = 200,  /* 200-299: catalog.h */
+	STORE_COMMANDS_CART = 300,     /* 300-399: cart.h */
+	STORE_COMMANDS_ORDERS = 400,   /* 400-499: orders.h */
+	STORE_COMMANDS_END = 500,
 };
 
 /* Record types of stored values. */
 enum store_record {
 	STORE_RECORD_RAW_VALUE = 1,
+	STORE_RECORD_USER = 100,
+	STORE_RECORD_SESSION = 101,
+	STORE_RECORD_CATEGORY = 200,
+	STORE_RECORD_PRODUCT = 201,
+	STORE_RECORD_VARIANT = 202,
+	STORE_RECORD_IMAGE = 203,
+	STORE_RECORD_CART = 300,
+	STORE_RECORD_ORDER = 400,
+	STORE_RECORD_AUDIT = 401,
 };
 
-/* Result statuses of apply, carried in repl_result.status. */
+/*
+ * Result statuses of apply, carried in repl_result.status. The result data
+ * of a shop command is a JSON document: the created or changed resource on
+ * STORE_OK, else {"code": ..., "field": ..., ...} with the details the
+ * HTTP layer needs to word the error in the client's language.
+ */
 enum store_status {
 	STORE_OK = 0,
-	STORE_VERSION_MISMATCH = 1, /* compare-and-set failed */
-	STORE_NOT_FOUND = 2,
+	STORE_VERSION_MISMATCH = 1, /* compare-and-set failed: 412 */
+	STORE_NOT_FOUND = 2,        /* 404 */
 	STORE_BAD_COMMAND = 3,      /* the command failed to decode: a bug in the proposer */
+	STORE_CONFLICT = 4,         /* uniqueness or state conflict: 409 */
+	STORE_INVALID = 5,          /* a reference or value checked against the state is invalid: 422 */
+	STORE_FORBIDDEN = 6,        /* 403 */
+	STORE_UNAUTHORIZED = 7,     /* the session is gone: 401 */
 };
 
 /* Compare-and-set expectations of a raw KV write. */
@@ -43,10 +71,64 @@ struct store_kv_result {
 	uint64_t version;
 };
 
+/*
+ * The tables of the state machine. Keys with numbers use big-endian u64
+ * (key_put_u64) so they sort numerically; "a|b" below means the bytes of a
+ * followed by the bytes of b.
+ */
 struct store {
 	struct kv_env *env;
-	kv_table raw; /* operator raw KV: key -> [version, value] */
+	kv_table raw;              /* operator raw KV: key -> [version, value] */
+	kv_table counters;         /* name -> u64, ids assigned in apply */
+	kv_table users;            /* user id -> user record */
+	kv_table users_by_email;   /* normalised email -> user id */
+	kv_table sessions;         /* SHA-256 of token -> session record */
+	kv_table sessions_by_user; /* user id|token hash -> empty */
+	kv_table categories;       /* category id -> category record */
+	kv_table products;         /* product id -> product record */
+	kv_table products_by_slug; /* slug -> product id */
+	kv_table variants;         /* variant id -> variant record */
+	kv_table variants_by_sku;  /* SKU -> variant id */
+	kv_table product_views;    /* product id -> pre-rendered public JSON */
+	kv_table images;           /* image id -> image record with its bytes */
+	kv_table catalog_index;    /* listing and search indexes, see catalog.h */
+	kv_table carts;            /* cart key -> cart record */
+	kv_table orders;           /* order number -> order record */
+	kv_table orders_index;     /* by user, by state, idempotency keys; see orders.h */
+	kv_table audit;            /* sequence -> admin change record */
 };
+
+/* Takes the next value of the counter name (starting at 1) in txn. */
+enum kv_err store_next_id(struct store *store, struct kv_txn *txn, const char *name, uint64_t *out);
+
+/*
+ * Sets result to status with data json serialised compactly (stolen; NULL
+ * gives no data). Returns KV_NO_MEMORY if serialising failed.
+ */
+enum kv_err store_result_json(struct repl_result *result, int status, json_t *json);
+
+/*
+ * Sets result to an error status with {"code": code, "field": field,
+ * "message": message}. message is an English message id marked with N_()
+ * that the responding node translates; field may be NULL. Add details with
+ * store_result_error_json().
+ */
+enum kv_err store_result_error(struct repl_result *result, int status, const char *code, const char *field,
+			       const char *message);
+
+/* Same, with the members of details (stolen) added to the error document. */
+enum kv_err store_result_error_json(struct repl_result *result, int status, const char *code,
+				    const char *field, const char *message, json_t *details);
+
+struct rec;
+
+/*
+ * Applies one shop command of type (within the domain's range) whose decoded
+ * record is command. Same rules as store_apply(): deterministic, only txn.
+ */
+typedef enum kv_err (*store_domain_apply_fn)(struct store *store, struct kv_txn *txn, uint64_t index,
+					     uint32_t type, const struct rec *command,
+					     struct repl_result *result);
 
 /* Opens the store's tables in env. */
 enum kv_err store_open(struct kv_env *env, struct store *out);

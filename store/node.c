@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "store/accounts.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
 	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}
@@ -54,6 +55,20 @@ const struct config_option node_config_options[] = {
 	       N_("Lowest log level written: debug, info, warn or error.")),
 	OPTION("write", "batch_max", CONFIG_UINT, batch_max, "512", 1, 65536, N_("commands"),
 	       N_("Maximum commands applied in one LMDB commit (one fsync).")),
+	OPTION("auth", "session_ttl_hours", CONFIG_UINT, session_ttl_hours, "336", 1, 8760, N_("hours"),
+	       N_("Lifetime of a login session.")),
+	OPTION("auth", "hash_memory_mb", CONFIG_UINT, hash_memory_mb, "64", 8, 1024, N_("MiB"),
+	       N_("Memory used by one Argon2id password hash.")),
+	OPTION("auth", "hash_ops", CONFIG_UINT, hash_ops, "2", 1, 10, N_("passes"),
+	       N_("Argon2id passes over that memory per password hash.")),
+	OPTION("auth", "hash_jobs_max", CONFIG_UINT, hash_jobs_max, "32", 1, 1024, N_("jobs"),
+	       N_("Password hashes queued or running at once; more get 503.")),
+	OPTION("auth", "login_account_attempts", CONFIG_UINT, login_account_attempts, "5", 1, 1000,
+	       N_("attempts per 15 minutes"), N_("Failed logins allowed per account before 429.")),
+	OPTION("auth", "login_address_attempts", CONFIG_UINT, login_address_attempts, "30", 1, 100000,
+	       N_("attempts per minute"), N_("Logins and registrations allowed per client address before 429.")),
+	OPTION("auth", "cookie_secure", CONFIG_UINT, cookie_secure, "0", 0, 1, N_("0 or 1"),
+	       N_("Mark the session cookie Secure; set 1 when clients reach the shop over HTTPS.")),
 	OPTION("write", "queue_max", CONFIG_UINT, queue_max, "16384", 1, 1048576, N_("commands"),
 	       N_("Commands waiting for the writer; beyond that writes get 503.")),
 };
@@ -205,7 +220,8 @@ static int routes_register(struct node *node)
 	if (http_router_add(node->public_router, &health) != 0 ||
 	    http_router_add(node->operator_router, &health) != 0 ||
 	    http_router_add(node->operator_router, &metrics) != 0 ||
-	    kv_api_register(node->operator_router, node) != 0)
+	    kv_api_register(node->operator_router, node) != 0 ||
+	    accounts_routes_register(node->public_router, node->operator_router, node) != 0)
 		return -1;
 	return 0;
 }
@@ -220,6 +236,7 @@ static void *worker_start(uv_loop_t *loop, unsigned worker_index, void *ctx)
 		abort();
 	}
 	worker->node = node;
+	worker->loop = loop;
 	return worker;
 }
 
@@ -360,6 +377,8 @@ void node_stop(struct node *node)
 	repl_stop(node->repl);
 	http_router_free(node->operator_router);
 	http_router_free(node->public_router);
+	ratelimit_destroy(&node->login_by_account);
+	ratelimit_destroy(&node->login_by_address);
 	kv_close(node->env);
 	sodium_memzero(node->operator_token, sizeof(node->operator_token));
 	log_info("node_stopped", "");

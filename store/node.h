@@ -11,6 +11,7 @@
 #include "kv/kv.h"
 #include "replication/repl.h"
 #include "store/apply.h"
+#include "store/ratelimit.h"
 #include "store/http/http.h"
 
 struct node_config {
@@ -32,6 +33,13 @@ struct node_config {
 	unsigned queue_max;
 	size_t map_size_bytes;
 	size_t map_size_max_bytes;
+	unsigned session_ttl_hours;
+	unsigned hash_memory_mb;
+	unsigned hash_ops;
+	unsigned hash_jobs_max;
+	unsigned login_account_attempts;
+	unsigned login_address_attempts;
+	unsigned cookie_secure;
 };
 
 extern const struct config_option node_config_options[];
@@ -48,12 +56,16 @@ struct node {
 	struct http_router *operator_router;
 	struct http_server *server;
 	char operator_token[2 * OPERATOR_TOKEN_BYTES + 1];
+	struct ratelimit login_by_account; /* failed logins per email */
+	struct ratelimit login_by_address; /* login and register attempts per client address */
+	_Atomic unsigned hash_jobs;        /* Argon2id jobs queued or running */
 };
 
 /* State of one HTTP worker thread. */
 struct node_worker {
 	struct node *node;
 	struct repl_inbox *inbox;
+	uv_loop_t *loop;
 };
 
 /* Opens storage, starts the log writer and the HTTP server. Returns 0 or -1 (logged). */

@@ -150,6 +150,14 @@ void http_respond_problem_headers(struct http_request *req, int status, const ch
 				  const char *code, const char *field, const char *detail_msgid, ...)
 	__attribute__((format(printf, 6, 7)));
 
+/*
+ * Same, with detail already worded in req->lang and extension members taken
+ * from extra (stolen, may be NULL); members named like a standard one, and
+ * "message" (the untranslated message id), are skipped.
+ */
+void http_respond_problem_with(struct http_request *req, int status, const char *headers, const char *code,
+			       const char *field, const char *detail, json_t *extra);
+
 typedef void (*http_handler_fn)(struct http_request *req);
 
 struct http_route_def {

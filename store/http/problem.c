@@ -188,3 +188,36 @@ void http_respond_problem_headers(struct http_request *req, int status, const ch
 	http_respond_problem_va(req, status, headers, code, field, detail_msgid, args);
 	va_end(args);
 }
+
+void http_respond_problem_with(struct http_request *req, int status, const char *headers, const char *code,
+			       const char *field, const char *detail, json_t *extra)
+{
+	struct http_response res = {
+		.status = status,
+		.content_type = "application/problem+json",
+		.headers = headers,
+	};
+	json_t *body = problem_body(req, status, code, field, detail);
+	const char *key;
+	json_t *value;
+	char *text = NULL;
+
+	if (body != NULL && extra != NULL) {
+		/* Standard members set above win over extension members of the same name. */
+		json_object_foreach(extra, key, value) {
+			if (json_object_get(body, key) == NULL && strcmp(key, "message") != 0)
+				json_object_set(body, key, value);
+		}
+	}
+	json_decref(extra);
+	if (body != NULL) {
+		text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+	}
+	if (text == NULL)
+		log_error("http_problem_encode_failed", "rid=%s status=%d", req->request_id, status);
+	res.body = text != NULL ? text : "";
+	res.body_len = text != NULL ? strlen(text) : 0;
+	http_respond(req, &res);
+	free(text);
+}

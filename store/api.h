@@ -1,0 +1,98 @@
+/*
+ * Helpers shared by the shop's HTTP handlers (/api/v1): JSON bodies and
+ * field validation with problem+json errors that name the field,
+ * authentication from a bearer token or a session cookie with its CSRF
+ * check, and proposing a command whose JSON result becomes the response.
+ */
+#ifndef JKD_STORE_API_H
+#define JKD_STORE_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "store/http/http.h"
+#include "store/node.h"
+
+enum api_role {
+	API_ROLE_ANONYMOUS = 0,
+	API_ROLE_CUSTOMER = 1,
+	API_ROLE_ADMIN = 2,
+};
+
+/* Who sent a request, after api_authenticate(). */
+struct api_principal {
+	enum api_role role;
+	uint64_t user_id;                /* 0 for anonymous */
+	unsigned char token_hash[32];    /* SHA-256 of the session token */
+	bool by_cookie;                  /* the token came in the session cookie */
+	char email[256];
+	char name[401];
+};
+
+#define API_SESSION_COOKIE "jkd_session"
+#define API_CSRF_HEADER "X-CSRF-Token"
+
+/*
+ * Finds the request's session (bearer token first, then the cookie) and
+ * fills *who; a request without one is anonymous. If the request needs at
+ * least role min_role and does not have it, or presents an unknown or
+ * expired token, or is a cookie-authenticated state-changing request
+ * without the session's CSRF token, responds 401 or 403 and returns false.
+ */
+bool api_authenticate(struct http_request *req, enum api_role min_role, struct api_principal *who);
+
+/*
+ * Parses the body as a JSON object. Responds 415 if the Content-Type is not
+ * JSON, 400 naming "body" if it does not parse or is not an object, and
+ * returns NULL; the caller owns the result.
+ */
+json_t *api_json_body(struct http_request *req);
+
+/*
+ * Field readers: each validates one member of obj and on failure responds
+ * 400 (or 422) naming the field and returns false. Strings are checked as
+ * UTF-8 without control characters (newlines allowed where multiline) and
+ * counted in characters.
+ */
+bool api_string(struct http_request *req, json_t *obj, const char *field, bool required,
+		size_t min_chars, size_t max_chars, bool multiline, const char **out);
+bool api_integer(struct http_request *req, json_t *obj, const char *field, bool required, int64_t min,
+		 int64_t max, int64_t *out);
+bool api_boolean(struct http_request *req, json_t *obj, const char *field, bool required, bool *out);
+
+/* Counts the characters of valid UTF-8, or returns -1 if s is not valid or has control characters. */
+long api_utf8_chars(const char *s, size_t len, bool allow_newlines);
+
+/*
+ * Called with the command's outcome on the request's loop; the default
+ * (api_done_default) maps the status to HTTP and sends the result JSON.
+ */
+typedef void (*api_done_fn)(struct http_request *req, enum repl_err err, uint64_t index,
+			    struct repl_result *result);
+
+/*
+ * Proposes command for the request; done is called once with the outcome.
+ * success_status is the HTTP status used by api_done_default on STORE_OK.
+ * Returns false after responding if the proposal could not be queued.
+ */
+bool api_propose(struct http_request *req, const struct buf *command, int success_status, api_done_fn done);
+
+/* Sends the outcome of a command: success_status with the result JSON, or the mapped problem. */
+void api_done_default(struct http_request *req, enum repl_err err, uint64_t index, struct repl_result *result);
+
+/* Responds with the problem for a failed command (err != REPL_OK or a non-OK status). */
+void api_respond_failure(struct http_request *req, enum repl_err err, const struct repl_result *result);
+
+/* Current wall-clock time in milliseconds since the Unix epoch (never used inside apply). */
+uint64_t api_now_ms(void);
+
+/* Per-request state kept in req->user_data while a command is in flight. */
+struct api_call {
+	int success_status;
+	api_done_fn done;
+	void *extra; /* freed with free() after done */
+};
+
+#endif
