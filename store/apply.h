@@ -96,6 +96,13 @@ struct store {
 	kv_table orders;           /* order number -> order record */
 	kv_table orders_index;     /* by user, by state, idempotency keys; see orders.h */
 	kv_table audit;            /* sequence -> admin change record */
+
+	/*
+	 * Called by catalog apply after any change to a product, its variants or
+	 * its images, inside the same transaction, so indexes follow the catalog.
+	 * NULL means no indexes are kept. Must be deterministic like apply.
+	 */
+	enum kv_err (*product_changed)(struct store *store, struct kv_txn *txn, uint64_t product_id);
 };
 
 /* Takes the next value of the counter name (starting at 1) in txn. */
