@@ -4,7 +4,7 @@
  * Passwords are hashed with Argon2id (libsodium crypto_pwhash_str) on the
  * libuv thread pool by the node that took the request, never in apply and
  * never on an event loop. A session is a random 32-byte token given to the
- * client once; the state keeps only its SHA-256, so every node can verify a
+ * client once. The state keeps only its SHA-256, so every node can verify a
  * token from its own LMDB and a copy of the state reveals no usable token.
  * Logout deletes the session; a password change deletes every session of
  * the user. Both are commands, so they take effect on every replica.

@@ -1,8 +1,8 @@
 /*
- * Helpers shared by the shop's HTTP handlers (/api/v1): JSON bodies and
- * field validation with problem+json errors that name the field,
- * authentication from a bearer token or a session cookie with its CSRF
- * check, and proposing a command whose JSON result becomes the response.
+ * Helpers shared by the shop's HTTP handlers (/api/v1). They parse JSON
+ * bodies and validate fields, with problem+json errors that name the field.
+ * They authenticate a bearer token or a session cookie with its CSRF check.
+ * They propose a command and send its JSON result as the response.
  */
 #ifndef JKD_STORE_API_H
 #define JKD_STORE_API_H
@@ -21,7 +21,7 @@ enum api_role {
 	API_ROLE_ADMIN = 2,
 };
 
-/* Who sent a request, after api_authenticate(). */
+/* The sender of a request, as found by api_authenticate(). */
 struct api_principal {
 	enum api_role role;
 	uint64_t user_id;                /* 0 for anonymous */

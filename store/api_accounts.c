@@ -554,7 +554,7 @@ fail:
 		job_free(job);
 }
 
-/* Answers a logout with 204 and an expired session cookie, so the browser forgets it. */
+/* Responds to a logout with 204 and an expired session cookie, so the browser forgets it. */
 static void logout_done(struct http_request *req, enum repl_err err, uint64_t index, struct repl_result *result)
 {
 	char headers[256];
