@@ -1,0 +1,376 @@
+/*
+ * jkdctl: the operator's command-line tool. It talks HTTP to a node's
+ * operator listener with the operator token and prints results in the
+ * user's language (Spanish unless LANG or LANGUAGE asks for English).
+ *
+ * Exit codes: 0 success, 1 the node refused or failed the request, 2 usage
+ * error, 3 the node could not be reached.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/i18n.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+#define RESPONSE_MAX_BYTES (64u << 20)
+#define PASSWORD_MAX_BYTES 512
+#define TIMEOUT_S 30
+
+struct options {
+	char host[256];
+	int port;
+	char token[256];
+	enum i18n_lang lang;
+};
+
+struct response {
+	int status;
+	struct buf body;
+};
+
+static const char *tr(const struct options *o, const char *msgid)
+{
+	return i18n_text(o->lang, msgid);
+}
+
+static int connect_node(const struct options *o)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *list, *ai;
+	struct timeval timeout = {.tv_sec = TIMEOUT_S};
+	char port[16];
+	int fd = -1;
+
+	snprintf(port, sizeof(port), "%d", o->port);
+	if (getaddrinfo(o->host, port, &hints, &list) != 0)
+		return -1;
+	for (ai = list; ai != NULL && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(list);
+	return fd;
+}
+
+static bool send_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		data += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Splits a complete HTTP/1.1 response (the node closes after it) into status and body. */
+static bool response_parse(struct buf *raw, struct response *res)
+{
+	char *end = raw->data != NULL ? strstr(raw->data, "\r\n\r\n") : NULL;
+
+	if (end == NULL || sscanf(raw->data, "HTTP/1.%*d %d", &res->status) != 1)
+		return false;
+	end += 4;
+	buf_init(&res->body, RESPONSE_MAX_BYTES);
+	buf_append(&res->body, end, raw->len - (size_t)(end - raw->data));
+	return !res->body.failed;
+}
+
+/* Sends one request and reads the whole response. Returns 0, or EXIT_UNREACHABLE. */
+static int request(const struct options *o, const char *method, const char *path, const char *content_type,
+		   const void *body, size_t body_len, struct response *res)
+{
+	struct buf raw;
+	char chunk[16384];
+	ssize_t n;
+	int fd = connect_node(o);
+	bool ok;
+
+	if (fd < 0) {
+		fprintf(stderr, tr(o, "jkdctl: cannot reach the node at %s:%d: %s\n"), o->host, o->port,
+			strerror(errno != 0 ? errno : ECONNREFUSED));
+		return EXIT_UNREACHABLE;
+	}
+	buf_init(&raw, RESPONSE_MAX_BYTES);
+	buf_printf(&raw, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n"
+			 "Content-Length: %zu\r\n",
+		   method, path, o->host, o->token, body_len);
+	if (content_type != NULL)
+		buf_printf(&raw, "Content-Type: %s\r\n", content_type);
+	buf_printf(&raw, "Accept-Language: %s\r\n\r\n", o->lang == I18N_EN ? "en" : "es");
+	ok = send_all(fd, raw.data, raw.len) && (body_len == 0 || send_all(fd, body, body_len));
+	buf_reset(&raw);
+	while (ok && (n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
+		ok = buf_append(&raw, chunk, (size_t)n);
+	close(fd);
+	ok = ok && response_parse(&raw, res);
+	buf_free(&raw);
+	if (!ok) {
+		fprintf(stderr, tr(o, "jkdctl: the node at %s:%d sent no valid response\n"), o->host, o->port);
+		return EXIT_UNREACHABLE;
+	}
+	return 0;
+}
+
+/* Prints the problem detail of an error response; returns EXIT_REFUSED. */
+static int report_failure(const struct options *o, struct response *res)
+{
+	json_t *problem = json_loadb(res->body.data != NULL ? res->body.data : "", res->body.len, 0, NULL);
+	const char *detail = json_string_value(json_object_get(problem, "detail"));
+
+	fprintf(stderr, tr(o, "jkdctl: the node answered %d: %s\n"), res->status,
+		detail != NULL ? detail : (res->body.data != NULL ? res->body.data : ""));
+	json_decref(problem);
+	buf_free(&res->body);
+	return EXIT_REFUSED;
+}
+
+/* Runs a request and prints the body on success. */
+static int run_and_print(const struct options *o, const char *method, const char *path, const char *type,
+			 const void *body, size_t body_len)
+{
+	struct response res;
+	int rc = request(o, method, path, type, body, body_len, &res);
+
+	if (rc != 0)
+		return rc;
+	if (res.status >= 300)
+		return report_failure(o, &res);
+	if (res.body.len > 0) {
+		fwrite(res.body.data, 1, res.body.len, stdout);
+		if (res.body.data[res.body.len - 1] != '\n')
+			fputc('\n', stdout);
+	}
+	buf_free(&res.body);
+	return 0;
+}
+
+/* Percent-encodes a key for a URL path, keeping '/' so keys read naturally. */
+static void path_encode(const char *in, char *out, size_t out_size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && n + 4 < out_size; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~/", *p) != NULL) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	out[n] = '\0';
+}
+
+static int usage(const struct options *o, const char *message)
+{
+	if (message != NULL)
+		fprintf(stderr, "jkdctl: %s\n", message);
+	fprintf(stderr, "%s\n", tr(o, "Run \"jkdctl --help\" for the commands."));
+	return EXIT_USAGE;
+}
+
+static void print_help(const struct options *o)
+{
+	printf("%s\n\n", tr(o, "Usage: jkdctl [--node HOST:PORT] [--token-file FILE] COMMAND [ARGUMENTS]"));
+	printf("%s\n\n", tr(o, "Operator tool of JKD Clothing: talks to a node's operator port."));
+	printf("%s\n", tr(o, "Commands:"));
+	printf("  %-40s %s\n", "health", tr(o, "Show the node's health and applied index."));
+	printf("  %-40s %s\n", "metrics", tr(o, "Print the node's Prometheus metrics."));
+	printf("  %-40s %s\n", tr(o, "admin create --email EMAIL --name NAME"),
+	       tr(o, "Create an administrator; the password is read from standard input."));
+	printf("  %-40s %s\n", tr(o, "kv get KEY"), tr(o, "Print a raw value."));
+	printf("  %-40s %s\n", tr(o, "kv put KEY VALUE"), tr(o, "Store a raw value (\"-\" reads it from standard input)."));
+	printf("  %-40s %s\n", tr(o, "kv delete KEY"), tr(o, "Delete a raw value."));
+	printf("  %-40s %s\n\n", tr(o, "kv list [PREFIX]"), tr(o, "List raw keys by prefix."));
+	printf("%s\n", tr(o, "Options:"));
+	printf("  %-40s %s\n", tr(o, "--node HOST:PORT"),
+	       tr(o, "Operator address of the node (default $JKD_NODE or 127.0.0.1:9080)."));
+	printf("  %-40s %s\n", tr(o, "--token-file FILE"),
+	       tr(o, "File with the operator token (default $JKD_TOKEN_FILE or ./data/operator.token)."));
+	printf("\n%s\n", tr(o, "Exit status: 0 success, 1 refused by the node, 2 usage error, 3 node unreachable."));
+}
+
+static bool read_token(struct options *o, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t len;
+
+	if (f == NULL) {
+		fprintf(stderr, tr(o, "jkdctl: cannot read the token file %s: %s\n"), path, strerror(errno));
+		return false;
+	}
+	len = fread(o->token, 1, sizeof(o->token) - 1, f);
+	fclose(f);
+	while (len > 0 && (o->token[len - 1] == '\n' || o->token[len - 1] == '\r' || o->token[len - 1] == ' '))
+		len--;
+	o->token[len] = '\0';
+	return true;
+}
+
+static int cmd_admin_create(const struct options *o, int argc, char **argv)
+{
+	const char *email = NULL, *name = NULL;
+	char password[PASSWORD_MAX_BYTES + 2];
+	json_t *body;
+	char *text;
+	int rc;
+
+	for (int i = 0; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--email") == 0)
+			email = argv[i + 1];
+		else if (strcmp(argv[i], "--name") == 0)
+			name = argv[i + 1];
+		else
+			return usage(o, tr(o, "admin create takes --email and --name"));
+	}
+	if (email == NULL || name == NULL || argc % 2 != 0)
+		return usage(o, tr(o, "admin create takes --email and --name"));
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "%s", tr(o, "Password: "));
+	if (fgets(password, sizeof(password), stdin) == NULL) {
+		fprintf(stderr, "jkdctl: %s\n", tr(o, "missing password on standard input"));
+		return EXIT_USAGE;
+	}
+	password[strcspn(password, "\r\n")] = '\0';
+	body = json_pack("{s:s, s:s, s:s}", "email", email, "name", name, "password", password);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	explicit_bzero(password, sizeof(password));
+	if (text == NULL)
+		return usage(o, tr(o, "the email, name and password must be valid UTF-8"));
+	rc = run_and_print(o, "POST", "/ops/v1/admins", "application/json", text, strlen(text));
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return rc;
+}
+
+/* Reads all of standard input into out (at most max bytes). */
+static bool read_stdin(struct buf *out)
+{
+	char chunk[8192];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+		if (!buf_append(out, chunk, n))
+			return false;
+	}
+	return !ferror(stdin);
+}
+
+static int cmd_kv(const struct options *o, int argc, char **argv)
+{
+	char path[4096], encoded[3072];
+	struct buf value;
+	int rc;
+
+	if (argc < 1)
+		return usage(o, tr(o, "kv needs get, put, delete or list"));
+	if (strcmp(argv[0], "list") == 0 && argc <= 2) {
+		path_encode(argc == 2 ? argv[1] : "", encoded, sizeof(encoded));
+		snprintf(path, sizeof(path), "/kv/v1?prefix=%s", encoded);
+		return run_and_print(o, "GET", path, NULL, NULL, 0);
+	}
+	if (argc < 2)
+		return usage(o, tr(o, "kv needs get, put, delete or list"));
+	path_encode(argv[1], encoded, sizeof(encoded));
+	snprintf(path, sizeof(path), "/kv/v1/%s", encoded);
+	if (strcmp(argv[0], "get") == 0 && argc == 2)
+		return run_and_print(o, "GET", path, NULL, NULL, 0);
+	if (strcmp(argv[0], "delete") == 0 && argc == 2)
+		return run_and_print(o, "DELETE", path, NULL, NULL, 0);
+	if (strcmp(argv[0], "put") != 0 || argc != 3)
+		return usage(o, tr(o, "kv needs get, put, delete or list"));
+	if (strcmp(argv[2], "-") != 0)
+		return run_and_print(o, "PUT", path, NULL, argv[2], strlen(argv[2]));
+	buf_init(&value, RESPONSE_MAX_BYTES);
+	if (!read_stdin(&value)) {
+		buf_free(&value);
+		fprintf(stderr, "jkdctl: %s\n", tr(o, "could not read the value from standard input"));
+		return EXIT_USAGE;
+	}
+	rc = run_and_print(o, "PUT", path, NULL, value.data, value.len);
+	buf_free(&value);
+	return rc;
+}
+
+static int dispatch(const struct options *o, int argc, char **argv)
+{
+	if (strcmp(argv[0], "health") == 0 && argc == 1)
+		return run_and_print(o, "GET", "/healthz", NULL, NULL, 0);
+	if (strcmp(argv[0], "metrics") == 0 && argc == 1)
+		return run_and_print(o, "GET", "/metrics", NULL, NULL, 0);
+	if (strcmp(argv[0], "admin") == 0 && argc >= 2 && strcmp(argv[1], "create") == 0)
+		return cmd_admin_create(o, argc - 2, argv + 2);
+	if (strcmp(argv[0], "kv") == 0)
+		return cmd_kv(o, argc - 1, argv + 1);
+	return usage(o, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.port = 9080};
+	const char *node = getenv("JKD_NODE"), *token_file = getenv("JKD_TOKEN_FILE");
+	char message[512];
+	int i;
+
+	i18n_init(getenv("JKD_LOCALE_DIR"));
+	o.lang = i18n_from_environment();
+	snprintf(o.host, sizeof(o.host), "127.0.0.1");
+	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			print_help(&o);
+			return 0;
+		}
+		if (i + 1 >= argc) {
+			snprintf(message, sizeof(message), tr(&o, "missing value for %s"), argv[i]);
+			return usage(&o, message);
+		}
+		if (strcmp(argv[i], "--node") == 0) {
+			node = argv[++i];
+		} else if (strcmp(argv[i], "--token-file") == 0) {
+			token_file = argv[++i];
+		} else {
+			snprintf(message, sizeof(message), tr(&o, "unknown option %s"), argv[i]);
+			return usage(&o, message);
+		}
+	}
+	if (i >= argc)
+		return usage(&o, tr(&o, "missing command"));
+	if (node != NULL && config_parse_endpoint(node, o.host, sizeof(o.host), &o.port) != 0) {
+		snprintf(message, sizeof(message), tr(&o, "invalid node address \"%s\": expected host:port"), node);
+		return usage(&o, message);
+	}
+	if (getenv("JKD_TOKEN") != NULL)
+		snprintf(o.token, sizeof(o.token), "%s", getenv("JKD_TOKEN"));
+	else if (!read_token(&o, token_file != NULL ? token_file : "data/operator.token"))
+		return EXIT_USAGE;
+	return dispatch(&o, argc - i, argv + i);
+}
