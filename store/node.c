@@ -208,7 +208,7 @@ static void handle_metrics(struct http_request *req)
 	buf_free(&out);
 }
 
-static int routes_register(struct node *node)
+int node_routes_register(struct node *node)
 {
 	struct http_route_def health = {HTTP_METHOD_GET, "/healthz", handle_healthz, node, 0};
 	struct http_route_def metrics = {HTTP_METHOD_GET, "/metrics", handle_metrics, node, 0};
@@ -353,7 +353,7 @@ int node_start(struct node *node)
 		return -1;
 	if (writer_start(node) != 0)
 		goto fail_env;
-	if (routes_register(node) != 0) {
+	if (node_routes_register(node) != 0) {
 		log_error("routes_failed", "err=no_memory");
 		goto fail_routes;
 	}

@@ -74,6 +74,12 @@ int node_start(struct node *node);
 /* Stops serving (gracefully), stops the writer and closes storage. */
 void node_stop(struct node *node);
 
+/*
+ * Creates the public and operator routers with every route of the node.
+ * Needs only node->config; node_start() calls it.
+ */
+int node_routes_register(struct node *node);
+
 /* Registers the operator raw KV routes (/kv/v1/...). */
 int kv_api_register(struct http_router *router, struct node *node);
 

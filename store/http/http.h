@@ -202,6 +202,10 @@ enum http_match http_router_match(const struct http_router *router, enum http_me
 				  size_t *param_count, char *scratch, size_t scratch_size,
 				  const struct http_route **route, char *allow, size_t allow_size);
 
+/* Calls visit with the method and pattern of every route, in the order they were added. */
+void http_router_each(const struct http_router *router,
+		      void (*visit)(enum http_method method, const char *pattern, void *ctx), void *ctx);
+
 /* Writes request counters by route, method and status, and latency histograms by route. */
 void http_router_write_metrics(const struct http_router *router, struct buf *out);
 

@@ -593,3 +593,10 @@ void http_router_write_metrics(const struct http_router *router, struct buf *out
 {
 	http_routers_write_metrics(&router, 1, out);
 }
+
+void http_router_each(const struct http_router *router,
+		      void (*visit)(enum http_method method, const char *pattern, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < router->route_count; i++)
+		visit(router->routes[i]->route.def.method, router->routes[i]->pattern, ctx);
+}
