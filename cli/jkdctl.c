@@ -1,9 +1,9 @@
 /*
  * jkdctl: the operator's command-line tool. It talks HTTP to a node's
  * operator listener with the operator token and prints results in the
- * user's language (Spanish unless LANG or LANGUAGE asks for English).
+ * user's language (Spanish unless LANG or LANGUAGE selects English).
  *
- * Exit codes: 0 success, 1 the node refused or failed the request, 2 usage
+ * Exit codes: 0 success, 1 the node rejected or failed the request, 2 usage
  * error, 3 the node could not be reached.
  */
 #include <arpa/inet.h>
@@ -23,7 +23,7 @@
 #include "common/config.h"
 #include "common/i18n.h"
 
-#define EXIT_REFUSED 1
+#define EXIT_REJECTED 1
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
 #define RESPONSE_MAX_BYTES (64u << 20)
@@ -137,17 +137,17 @@ static int request(const struct options *o, const char *method, const char *path
 	return 0;
 }
 
-/* Prints the problem detail of an error response; returns EXIT_REFUSED. */
+/* Prints the problem detail of an error response; returns EXIT_REJECTED. */
 static int report_failure(const struct options *o, struct response *res)
 {
 	json_t *problem = json_loadb(res->body.data != NULL ? res->body.data : "", res->body.len, 0, NULL);
 	const char *detail = json_string_value(json_object_get(problem, "detail"));
 
-	fprintf(stderr, tr(o, "jkdctl: the node answered %d: %s\n"), res->status,
+	fprintf(stderr, tr(o, "jkdctl: the node returned %d: %s\n"), res->status,
 		detail != NULL ? detail : (res->body.data != NULL ? res->body.data : ""));
 	json_decref(problem);
 	buf_free(&res->body);
-	return EXIT_REFUSED;
+	return EXIT_REJECTED;
 }
 
 /* Runs a request and prints the body on success. */
@@ -215,7 +215,7 @@ static void print_help(const struct options *o)
 	       tr(o, "Operator address of the node (default $JKD_NODE or 127.0.0.1:9080)."));
 	printf("  %-40s %s\n", tr(o, "--token-file FILE"),
 	       tr(o, "File with the operator token (default $JKD_TOKEN_FILE or ./data/operator.token)."));
-	printf("\n%s\n", tr(o, "Exit status: 0 success, 1 refused by the node, 2 usage error, 3 node unreachable."));
+	printf("\n%s\n", tr(o, "Exit status: 0 success, 1 rejected by the node, 2 usage error, 3 node unreachable."));
 }
 
 static bool read_token(struct options *o, const char *path)

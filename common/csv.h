@@ -57,7 +57,7 @@ void csv_reader_free(struct csv_reader *r);
 /* Reads the next record into r->fields; blank lines are skipped. */
 enum csv_status csv_read(struct csv_reader *r);
 
-/* Appends one field to out, quoted if it holds the separator, a quote, CR or LF. */
+/* Appends one field to out, quoted if it contains the separator, a quote, CR or LF. */
 void csv_write_field(struct buf *out, const struct csv_dialect *d, const char *field, size_t len, bool first);
 
 /* Appends the line end of the dialect. */
