@@ -14,6 +14,7 @@
 
 #include "kv/record.h"
 #include "store/accounts.h"
+#include "store/catalog.h"
 #include "store/codec.h"
 
 #define COMMAND_SCHEMA_VERSION 1
@@ -201,6 +202,7 @@ static const struct {
 	store_domain_apply_fn apply;
 } domains[] = {
 	{STORE_COMMANDS_ACCOUNTS, STORE_COMMANDS_CATALOG, accounts_apply},
+	{STORE_COMMANDS_CATALOG, STORE_COMMANDS_CART, catalog_apply},
 };
 
 static enum kv_err apply_shop_command(struct store *store, struct kv_txn *txn, uint64_t index,
@@ -342,6 +344,7 @@ enum kv_err store_open(struct kv_env *env, struct store *out)
 		{"variants_by_sku", &out->variants_by_sku},
 		{"product_views", &out->product_views},
 		{"images", &out->images},
+		{"catalog_links", &out->catalog_links},
 		{"catalog_index", &out->catalog_index},
 		{"carts", &out->carts},
 		{"orders", &out->orders},

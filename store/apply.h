@@ -92,6 +92,7 @@ struct store {
 	kv_table variants_by_sku;  /* SKU -> variant id */
 	kv_table product_views;    /* product id -> pre-rendered public JSON */
 	kv_table images;           /* image id -> image record with its bytes */
+	kv_table catalog_links;    /* kind|owner id|member id -> empty, see catalog.h */
 	kv_table catalog_index;    /* listing and search indexes, see catalog.h */
 	kv_table carts;            /* cart key -> cart record */
 	kv_table orders;           /* order number -> order record */
