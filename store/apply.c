@@ -16,6 +16,7 @@
 #include "store/accounts.h"
 #include "store/catalog.h"
 #include "store/codec.h"
+#include "store/search.h"
 
 #define COMMAND_SCHEMA_VERSION 1
 #define RECORD_SCHEMA_VERSION 1
@@ -355,6 +356,7 @@ enum kv_err store_open(struct kv_env *env, struct store *out)
 
 	memset(out, 0, sizeof(*out));
 	out->env = env;
+	out->product_changed = search_reindex_product;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && err == KV_OK; i++)
 		err = kv_table_open(env, tables[i].name, tables[i].table);
 	return err;
