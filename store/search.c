@@ -309,9 +309,8 @@ static enum kv_err category_words_add(struct builder *b, uint64_t category_id)
 
 /*
  * Adds the category postings and the words of each category name, nearest
- * first.
- * NOTE: renaming a category does not reindex its products, so its new
- * name is searchable only in products changed since.
+ * first. Catalog apply reindexes every product below a category that is
+ * renamed or moved, so these stay current.
  */
 static enum kv_err categories_add(struct builder *b, uint64_t category_id)
 {

@@ -472,7 +472,13 @@ static bool walk_past_range(const struct plan *plan, const unsigned char *key, s
 	return false;
 }
 
-/* Walks the sort index; known_total is the exact total when has_known_total. */
+/*
+ * Walks the sort index; known_total is the exact total when has_known_total.
+ * NOTE: without a known total, a walk cut off by SEARCH_CANDIDATES_MAX
+ * returns the matches counted so far with total_exact false, and pages
+ * past them come back empty. Only catalogs of more than 100000 active
+ * products can reach that, and no test covers it.
+ */
 static enum kv_err walk_run(struct store *store, struct kv_txn *txn, const struct plan *plan,
 			    const struct search_request *request, bool has_known_total, uint64_t known_total,
 			    struct search_result *result)

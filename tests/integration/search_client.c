@@ -96,6 +96,17 @@ uint64_t shop_category(struct shop *shop, const char *name, const char *slug, ui
 	return id;
 }
 
+void shop_category_update(struct shop *shop, uint64_t category_id, const char *name, const char *slug,
+			  uint64_t parent_id)
+{
+	json_t *body = json_pack("{s:s, s:s, s:I}", "name", name, "slug", slug, "parent_id", (json_int_t)parent_id);
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/admin/categories/%llu", (unsigned long long)category_id);
+	json_decref(shop_admin(shop, "PUT", path, NULL, body, 200));
+	json_decref(body);
+}
+
 uint64_t shop_product(struct shop *shop, json_t *fields)
 {
 	uint64_t id = id_of(shop_admin(shop, "POST", "/api/v1/admin/products", NULL, fields, 201));
@@ -104,15 +115,28 @@ uint64_t shop_product(struct shop *shop, json_t *fields)
 	return id;
 }
 
-void shop_variant(struct shop *shop, uint64_t product_id, const char *sku, const char *talla, const char *color,
-		  long long price_minor, long long stock)
+uint64_t shop_variant(struct shop *shop, uint64_t product_id, const char *sku, const char *talla, const char *color,
+		      long long price_minor, long long stock)
 {
 	json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:I}", "sku", sku, "talla", talla, "color", color, "price",
 				 (json_int_t)price_minor, "stock", (json_int_t)stock);
 	char path[128];
 
+	uint64_t id;
+
 	snprintf(path, sizeof(path), "/api/v1/admin/products/%llu/variants", (unsigned long long)product_id);
-	json_decref(shop_admin(shop, "POST", path, NULL, body, 201));
+	id = id_of(shop_admin(shop, "POST", path, NULL, body, 201));
+	json_decref(body);
+	return id;
+}
+
+void shop_stock_add(struct shop *shop, uint64_t variant_id, long long delta)
+{
+	json_t *body = json_pack("{s:I}", "delta", (json_int_t)delta);
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/admin/variants/%llu/stock", (unsigned long long)variant_id);
+	json_decref(shop_admin(shop, "POST", path, NULL, body, 200));
 	json_decref(body);
 }
 

@@ -33,17 +33,24 @@ json_t *shop_admin(struct shop *shop, const char *method, const char *path, cons
 /* Creates a category; parent_id 0 makes a root. Returns its id. */
 uint64_t shop_category(struct shop *shop, const char *name, const char *slug, uint64_t parent_id);
 
+/* Renames category_id and moves it under parent_id (0: the top level). */
+void shop_category_update(struct shop *shop, uint64_t category_id, const char *name, const char *slug,
+			  uint64_t parent_id);
+
 /* Creates a product from fields (stolen); returns its id. */
 uint64_t shop_product(struct shop *shop, json_t *fields);
 
-/* Adds a variant to product_id. */
-void shop_variant(struct shop *shop, uint64_t product_id, const char *sku, const char *talla, const char *color,
+/* Adds a variant to product_id; returns its id. */
+uint64_t shop_variant(struct shop *shop, uint64_t product_id, const char *sku, const char *talla, const char *color,
 		  long long price_minor, long long stock);
 
 /* Changes fields (stolen) of product_id under its current version. */
 void shop_product_update(struct shop *shop, uint64_t product_id, json_t *fields);
 
 void shop_product_delete(struct shop *shop, uint64_t product_id);
+
+/* Adds delta units to the stock of variant_id. */
+void shop_stock_add(struct shop *shop, uint64_t variant_id, long long delta);
 
 /* GETs path on the public port; returns the parsed body and sets *status. */
 json_t *shop_get(struct shop *shop, const char *path, int *status);

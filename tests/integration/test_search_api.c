@@ -33,6 +33,7 @@
 
 static struct shop shop;
 static uint64_t mujer_calzado_id;
+static uint64_t hombre_id;
 
 static json_t *product_fields(const char *slug, const char *name, const char *gender, uint64_t category_id,
 			      const char *description, bool active)
@@ -52,6 +53,7 @@ static void fixture_create(void)
 	uint64_t id;
 
 	mujer_calzado_id = shop_category(&shop, "Calzado", "mujer-calzado", mujer);
+	hombre_id = hombre;
 	id = shop_product(&shop, product_fields("camiseta-camion", "Camiseta Camión", "ninos", ninos,
 						"Camiseta de manga corta con un camión.", true));
 	shop_variant(&shop, id, "CC-4-ROJO", "4", "Rojo", 1299, 5);
@@ -354,6 +356,44 @@ static void product_delete_removes_it(void **state)
 	json_decref(listing);
 }
 
+static void stock_change_updates_in_stock(void **state)
+{
+	uint64_t product, variant;
+
+	(void)state;
+	product = shop_product(&shop, product_fields("calcetines-rayas", "Calcetines Rayas", "unisex", 0, "Calcetines.", true));
+	variant = shop_variant(&shop, product, "CR-U-ROJO", "U", "Rojo", 500, 0);
+	assert_listing("q=calcetines", "calcetines-rayas");
+	assert_listing("q=calcetines&in_stock=true", "");
+
+	shop_stock_add(&shop, variant, 2);
+	assert_listing("q=calcetines&in_stock=true", "calcetines-rayas");
+	assert_listing("talla=u&in_stock=true", "calcetines-rayas");
+
+	shop_stock_add(&shop, variant, -2);
+	assert_listing("q=calcetines&in_stock=true", "");
+	shop_product_delete(&shop, product);
+}
+
+static void category_change_reindexes_products(void **state)
+{
+	uint64_t category, product;
+
+	(void)state;
+	category = shop_category(&shop, "Accesorios", "accesorios", 0);
+	product = shop_product(&shop, product_fields("cinturon-cuero", "Cinturón Cuero", "hombre", category, "Cinturón.", true));
+	shop_variant(&shop, product, "CI-U-NEGRO", "U", "Negro", 2500, 1);
+	assert_listing("q=accesorios", "cinturon-cuero");
+	assert_listing("category=hombre", "zapatos-oxford");
+
+	shop_category_update(&shop, category, "Complementos", "complementos", hombre_id);
+	assert_listing("q=accesorios", "");
+	assert_listing("q=complementos", "cinturon-cuero");
+	assert_listing("category=complementos", "cinturon-cuero");
+	assert_listing("category=hombre&sort=name", "cinturon-cuero,zapatos-oxford");
+	shop_product_delete(&shop, product);
+}
+
 static void suggest_returns_prefix_matches(void **state)
 {
 	json_t *reply, *suggestions, *item;
@@ -419,6 +459,8 @@ int main(void)
 		cmocka_unit_test(inactive_product_not_listed),
 		cmocka_unit_test(product_edit_updates_index),
 		cmocka_unit_test(product_delete_removes_it),
+		cmocka_unit_test(stock_change_updates_in_stock),
+		cmocka_unit_test(category_change_reindexes_products),
 		cmocka_unit_test(suggest_returns_prefix_matches),
 		cmocka_unit_test(suggest_needs_q),
 	};
