@@ -249,9 +249,10 @@ size_t search_utf8_cut(const char *s, size_t len, size_t max_bytes)
 
 bool search_stopword(const char *word, size_t len)
 {
+	/* "sin" is not one: "sin mangas" (sleeveless) needs it. */
 	static const char *const stopwords[] = {
 		"a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "lo", "los", "o", "para",
-		"por", "sin", "su", "u", "un", "una", "unas", "unos", "y", "and", "the", "of", "with",
+		"por", "su", "u", "un", "una", "unas", "unos", "y", "and", "the", "of", "with",
 	};
 
 	for (size_t i = 0; i < sizeof(stopwords) / sizeof(stopwords[0]); i++)

@@ -195,3 +195,34 @@ const char *shop_slugs(json_t *listing, char *out, size_t out_size)
 	}
 	return out;
 }
+
+char *shop_csv_field(const char **p, bool *row_end)
+{
+	const char *s = *p;
+	size_t cap = 64, len = 0;
+	char *out = malloc(cap);
+
+	assert_non_null(out);
+	if (*s == '"') {
+		for (s++; *s != '\0'; s++) {
+			if (*s == '"' && s[1] == '"')
+				s++;
+			else if (*s == '"')
+				break;
+			if (len + 2 > cap)
+				assert_non_null(out = realloc(out, cap *= 2));
+			out[len++] = *s;
+		}
+		s += *s == '"';
+	} else {
+		for (; *s != '\0' && *s != ',' && *s != '\n'; s++) {
+			if (len + 2 > cap)
+				assert_non_null(out = realloc(out, cap *= 2));
+			out[len++] = *s;
+		}
+	}
+	out[len] = '\0';
+	*row_end = *s != ',';
+	*p = *s == '\0' ? s : s + 1;
+	return out;
+}

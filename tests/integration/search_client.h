@@ -61,4 +61,10 @@ json_t *shop_list(struct shop *shop, const char *query);
 /* Copies the slugs of a listing's items, comma-separated, into out ("" for none). */
 const char *shop_slugs(json_t *listing, char *out, size_t out_size);
 
+/*
+ * Reads one CSV field (RFC 4180 quoting, so it may span lines) at *p into
+ * a malloc'ed string and advances *p. Sets *row_end after a row's last field.
+ */
+char *shop_csv_field(const char **p, bool *row_end);
+
 #endif

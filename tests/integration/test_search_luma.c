@@ -51,38 +51,6 @@ static size_t product_count;
 static struct luma_category categories[CATEGORIES_MAX];
 static size_t category_count;
 
-/* Reads one CSV field (RFC 4180 quoting) from *p into a malloc'ed string; sets *row_end after the last one. */
-static char *csv_field(const char **p, bool *row_end)
-{
-	const char *s = *p;
-	size_t cap = 64, len = 0;
-	char *out = malloc(cap);
-
-	assert_non_null(out);
-	if (*s == '"') {
-		for (s++; *s != '\0'; s++) {
-			if (*s == '"' && s[1] == '"')
-				s++;
-			else if (*s == '"')
-				break;
-			if (len + 2 > cap)
-				out = realloc(out, cap *= 2);
-			out[len++] = *s;
-		}
-		s += *s == '"';
-	} else {
-		for (; *s != '\0' && *s != ',' && *s != '\n'; s++) {
-			if (len + 2 > cap)
-				out = realloc(out, cap *= 2);
-			out[len++] = *s;
-		}
-	}
-	out[len] = '\0';
-	*row_end = *s != ',';
-	*p = *s == '\0' ? s : s + 1;
-	return out;
-}
-
 static size_t split_values(const char *text, char values[][24], size_t value_size, size_t max)
 {
 	size_t count = 0;
@@ -146,7 +114,7 @@ static void csv_load(void)
 		bool row_end = false;
 
 		while (!row_end && n < 13)
-			fields[n++] = csv_field(&p, &row_end);
+			fields[n++] = shop_csv_field(&p, &row_end);
 		assert_int_equal(n, 13);
 		assert_true(row_end);
 		if (!header) {

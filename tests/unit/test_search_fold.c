@@ -213,6 +213,7 @@ static void stopwords_are_recognised(void **state)
 	assert_true(search_stopword("y", 1));
 	assert_false(search_stopword("denim", 5));
 	assert_false(search_stopword("d", 1));
+	assert_false(search_stopword("sin", 3));
 }
 
 int main(void)
