@@ -140,6 +140,37 @@ static void description_prefix_matches(void **state)
 	assert_found("q=sin+mang", sleeveless, 2);
 }
 
+/* Lists query in relevance order and checks the slugs of the items. */
+static void assert_ranked(const char *query, const char *expected)
+{
+	char got[512];
+	json_t *listing = shop_list(&shop, query);
+
+	shop_slugs(listing, got, sizeof(got));
+	json_decref(listing);
+	if (strcmp(got, expected) != 0)
+		fail_msg("GET /api/v1/products?%s: items %s, expected %s", query, got, expected);
+}
+
+static void exact_enye_ranks_first(void **state)
+{
+	uint64_t with_enye, without;
+
+	(void)state;
+	with_enye = shop_product(&shop, json_pack("{s:s, s:s, s:s, s:s, s:b}", "slug", "gorro-nino-enye", "name",
+						  "Gorro Niño", "gender", "ninos", "type", "accesorios", "active", true));
+	shop_variant(&shop, with_enye, "GN-U-AZUL", "U", "Azul", 990, 1);
+	without = shop_product(&shop, json_pack("{s:s, s:s, s:s, s:s, s:b}", "slug", "gorro-nino-marca", "name",
+						"Gorro Nino", "gender", "ninos", "type", "accesorios", "active", true));
+	shop_variant(&shop, without, "GM-U-AZUL", "U", "Azul", 990, 1);
+
+	/* Equal scores go to the newest, so only the ñ bonus puts the older one first. */
+	assert_ranked("q=gorro+ni%C3%B1o", "gorro-nino-enye,gorro-nino-marca");
+	assert_ranked("q=gorro+nino", "gorro-nino-marca,gorro-nino-enye");
+	shop_product_delete(&shop, with_enye);
+	shop_product_delete(&shop, without);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +178,7 @@ int main(void)
 		cmocka_unit_test(algodon_found_without_accent),
 		cmocka_unit_test(name_words_combine),
 		cmocka_unit_test(description_prefix_matches),
+		cmocka_unit_test(exact_enye_ranks_first),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
