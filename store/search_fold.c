@@ -56,7 +56,7 @@ static const char *latin_extended_a_fold(unsigned cp)
 	return NULL;
 }
 
-/* What one code point becomes. */
+/* The outcome of folding one code point. */
 enum fold_kind {
 	FOLD_TEXT,      /* append text */
 	FOLD_DROP,      /* append nothing and keep the word going */
