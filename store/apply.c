@@ -14,7 +14,9 @@
 
 #include "kv/record.h"
 #include "store/accounts.h"
+#include "store/catalog.h"
 #include "store/codec.h"
+#include "store/search.h"
 
 #define COMMAND_SCHEMA_VERSION 1
 #define RECORD_SCHEMA_VERSION 1
@@ -201,6 +203,7 @@ static const struct {
 	store_domain_apply_fn apply;
 } domains[] = {
 	{STORE_COMMANDS_ACCOUNTS, STORE_COMMANDS_CATALOG, accounts_apply},
+	{STORE_COMMANDS_CATALOG, STORE_COMMANDS_CART, catalog_apply},
 };
 
 static enum kv_err apply_shop_command(struct store *store, struct kv_txn *txn, uint64_t index,
@@ -342,6 +345,7 @@ enum kv_err store_open(struct kv_env *env, struct store *out)
 		{"variants_by_sku", &out->variants_by_sku},
 		{"product_views", &out->product_views},
 		{"images", &out->images},
+		{"catalog_links", &out->catalog_links},
 		{"catalog_index", &out->catalog_index},
 		{"carts", &out->carts},
 		{"orders", &out->orders},
@@ -352,6 +356,7 @@ enum kv_err store_open(struct kv_env *env, struct store *out)
 
 	memset(out, 0, sizeof(*out));
 	out->env = env;
+	out->product_changed = search_reindex_product;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && err == KV_OK; i++)
 		err = kv_table_open(env, tables[i].name, tables[i].table);
 	return err;

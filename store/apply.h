@@ -39,6 +39,7 @@ enum store_record {
 	STORE_RECORD_PRODUCT = 201,
 	STORE_RECORD_VARIANT = 202,
 	STORE_RECORD_IMAGE = 203,
+	STORE_RECORD_SEARCH_MANIFEST = 250, /* search.c */
 	STORE_RECORD_CART = 300,
 	STORE_RECORD_ORDER = 400,
 	STORE_RECORD_AUDIT = 401,
@@ -91,6 +92,7 @@ struct store {
 	kv_table variants_by_sku;  /* SKU -> variant id */
 	kv_table product_views;    /* product id -> pre-rendered public JSON */
 	kv_table images;           /* image id -> image record with its bytes */
+	kv_table catalog_links;    /* kind|owner id|member id -> empty, see catalog.h */
 	kv_table catalog_index;    /* listing and search indexes, see catalog.h */
 	kv_table carts;            /* cart key -> cart record */
 	kv_table orders;           /* order number -> order record */

@@ -4,11 +4,32 @@
  *
  * Every change is a command applied here. After any change to a product or
  * one of its variants or images, apply re-renders the product's public JSON
- * and list card (table product_views) and calls search_reindex_product(), so
- * reads copy stored bytes and listings come from indexes.
+ * and list card (table product_views) and calls store->product_changed (the
+ * search domain's reindexing) when it is set, so reads copy stored bytes and
+ * listings come from indexes.
  *
  * Prices are integers in minor units of CATALOG_CURRENCY (ISO 4217). Stock
  * is never negative: every decrement is checked in apply.
+ *
+ * The stock rule: stock changes only through CATALOG_STOCK_ADJUST,
+ * CATALOG_BULK_STOCK and catalog_stock_add(). Editing a product or a variant
+ * never writes stock, and a stock change bumps neither the product's nor the
+ * variant's version, so an admin saving a product page opened before a sale
+ * neither fails nor overwrites the units sold meanwhile.
+ *
+ * Tables (keys with numbers are big-endian u64, "a|b" is a followed by b):
+ *   categories       category id -> {slug, name, parent, position}
+ *   products         product id -> {slug, name, description, brand, gender, type,
+ *                    material, care, tags, active, category, created_at, updated_at, version}
+ *   products_by_slug slug -> product id
+ *   variants         variant id -> {product, sku, talla, color, price, compare_at, stock, version}
+ *   variants_by_sku  SKU -> variant id
+ *   images           image id -> {product, color, content_type, hash, width, height, bytes}
+ *   product_views    product id|'v' -> public JSON, product id|'c' -> list card JSON,
+ *                    each stored behind a small header (see catalog_view_get())
+ *   catalog_links    kind|owner id|member id -> empty, where kind is one of
+ *                    enum catalog_link: the variants and images of a product, the
+ *                    products and child categories of a category
  *
  * Other domains (cart, orders, search) use only the functions below.
  */
@@ -19,11 +40,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "store/apply.h"
 #include "store/codec.h"
 #include "store/http/http.h"
 
 #define CATALOG_CURRENCY "EUR"
+
+/* Limits checked by the HTTP side (lengths in characters) and, where state is involved, by apply. */
+#define CATALOG_SLUG_MAX_CHARS 96
+#define CATALOG_NAME_MAX_CHARS 200
+#define CATALOG_DESCRIPTION_MAX_CHARS 10000
+#define CATALOG_BRAND_MAX_CHARS 100
+#define CATALOG_MATERIAL_MAX_CHARS 200
+#define CATALOG_CARE_MAX_CHARS 500
+#define CATALOG_TAGS_MAX 20
+#define CATALOG_TAG_MAX_CHARS 40
+#define CATALOG_SKU_MAX_CHARS 64      /* ASCII letters, digits, '.', '_', '-'; stored in upper case */
+#define CATALOG_TALLA_MAX_CHARS 8     /* fits struct catalog_variant.size in UTF-8 */
+#define CATALOG_COLOR_MAX_CHARS 16    /* fits struct catalog_variant.color in UTF-8 */
+#define CATALOG_PRICE_MAX_MINOR 1000000000
+#define CATALOG_STOCK_MAX 1000000000
+#define CATALOG_VARIANTS_MAX 100      /* per product */
+#define CATALOG_IMAGES_MAX 20         /* per product */
+#define CATALOG_IMAGE_MAX_BYTES (5u << 20)
+#define CATALOG_CATEGORIES_MAX 1000
+#define CATALOG_CATEGORY_DEPTH_MAX 8
+#define CATALOG_BULK_MAX 1000         /* variants changed by one bulk command */
 
 enum catalog_command {
 	CATALOG_CATEGORY_PUT = STORE_COMMANDS_CATALOG,
@@ -53,6 +97,14 @@ enum catalog_type {
 	CATALOG_TYPE_ROPA = 1,     /* size guide XS–XXL */
 	CATALOG_TYPE_CALZADO = 2,  /* size guide EU 35–47 */
 	CATALOG_TYPE_ACCESORIOS = 3,
+};
+
+/* Kinds of catalog_links keys: kind byte | owner id | member id. */
+enum catalog_link {
+	CATALOG_LINK_CATEGORY_CHILD = 'k',   /* parent category (0: root) | child category */
+	CATALOG_LINK_CATEGORY_PRODUCT = 'p', /* category | product */
+	CATALOG_LINK_PRODUCT_VARIANT = 'v',  /* product | variant */
+	CATALOG_LINK_PRODUCT_IMAGE = 'i',    /* product | image */
 };
 
 /* A string inside a decoded record; valid while the record and its transaction are. */
@@ -122,6 +174,41 @@ enum kv_err catalog_category_path(struct store *store, struct kv_txn *txn, uint6
 /* The stored list-card JSON of product_id (pointer valid until txn ends). */
 enum kv_err catalog_card_get(struct store *store, struct kv_txn *txn, uint64_t product_id,
 			     struct kv_val *out);
+
+/* Finds the product id of slug. Returns KV_OK, KV_NOT_FOUND or a kv error. */
+enum kv_err catalog_product_by_slug(struct store *store, struct kv_txn *txn, const char *slug, size_t len,
+				    uint64_t *product_id);
+
+/* A stored pre-rendered JSON document, pointing into the map until txn ends. */
+struct catalog_view {
+	bool active;      /* the product is active; inactive ones are for admins only */
+	const char *etag; /* quoted content hash, e.g. "\"3f2a...\"" */
+	size_t etag_len;
+	const char *json;
+	size_t json_len;
+};
+
+/* Reads the stored public product JSON of product_id. Returns KV_OK, KV_NOT_FOUND or a kv error. */
+enum kv_err catalog_view_get(struct store *store, struct kv_txn *txn, uint64_t product_id, struct catalog_view *out);
+
+/* Same for the list card JSON (catalog_card_get() without the header fields). */
+enum kv_err catalog_card_view_get(struct store *store, struct kv_txn *txn, uint64_t product_id,
+				  struct catalog_view *out);
+
+/*
+ * Returns the admin JSON of product_id (every field, version, variants with
+ * stock and version, images), or NULL with *err set (KV_NOT_FOUND if absent).
+ */
+json_t *catalog_product_admin_json(struct store *store, struct kv_txn *txn, uint64_t product_id, enum kv_err *err);
+
+/* Returns the whole category tree as {"categories": [{..., "children": [...]}]}, or NULL with *err set. */
+json_t *catalog_category_tree_json(struct store *store, struct kv_txn *txn, enum kv_err *err);
+
+/* API names of the enums ("mujer", "ropa", ...); parse returns 0 for an unknown name. */
+const char *catalog_gender_name(enum catalog_gender gender);
+const char *catalog_type_name(enum catalog_type type);
+enum catalog_gender catalog_gender_parse(const char *name);
+enum catalog_type catalog_type_parse(const char *name);
 
 /* The store_domain_apply_fn of the catalog commands. */
 enum kv_err catalog_apply(struct store *store, struct kv_txn *txn, uint64_t index, uint32_t type,

@@ -16,6 +16,8 @@
 
 #include "common/log.h"
 #include "store/accounts.h"
+#include "store/catalog.h"
+#include "store/search.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
 	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}
@@ -221,7 +223,9 @@ int node_routes_register(struct node *node)
 	    http_router_add(node->operator_router, &health) != 0 ||
 	    http_router_add(node->operator_router, &metrics) != 0 ||
 	    kv_api_register(node->operator_router, node) != 0 ||
-	    accounts_routes_register(node->public_router, node->operator_router, node) != 0)
+	    accounts_routes_register(node->public_router, node->operator_router, node) != 0 ||
+	    catalog_routes_register(node->public_router, node) != 0 ||
+	    search_routes_register(node->public_router, node) != 0)
 		return -1;
 	return 0;
 }
@@ -330,7 +334,10 @@ static int writer_start(struct node *node)
 		.state_machine = &node->store,
 		.batch_max = node->config.batch_max,
 		.queue_max = node->config.queue_max,
-		.command_max_bytes = (size_t)node->config.kv_value_max_bytes + 4096,
+		/* Large enough for a raw KV value and for a product image, whichever is larger. */
+		.command_max_bytes = ((size_t)node->config.kv_value_max_bytes > CATALOG_IMAGE_MAX_BYTES
+					      ? (size_t)node->config.kv_value_max_bytes
+					      : CATALOG_IMAGE_MAX_BYTES) + 64 * 1024,
 	};
 	enum repl_err err = repl_start(&config, &node->repl);
 

@@ -21,9 +21,11 @@
 enum kv_err search_reindex_product(struct store *store, struct kv_txn *txn, uint64_t product_id);
 
 /*
- * Folds UTF-8 text for matching: lower case, accents removed (á→a, ü→u),
- * and every run of other characters becomes one space. Writes at most
- * out_size - 1 bytes and a NUL; returns the folded length.
+ * Folds UTF-8 text for matching: lower case, accents removed (á→a, ü→u,
+ * ñ→n), and every run of other characters becomes one space, with none at
+ * either end. Invalid UTF-8 separates words. Writes at most out_size - 1
+ * bytes and a NUL (nothing when out_size is 0), never cutting a UTF-8
+ * sequence; returns the folded length.
  */
 size_t search_fold(const char *text, size_t len, char *out, size_t out_size);
 
