@@ -1,11 +1,13 @@
 /* Table-driven INI and command-line configuration; see config.h. */
 #include "common/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FLAG_MAX 96
 
@@ -64,6 +66,14 @@ int config_parse_endpoint(const char *value, char *host, size_t host_size, int *
 	return 0;
 }
 
+/* Listeners bind to addresses, not names, so a host must be an IPv4 or IPv6 literal. */
+static bool ip_literal(const char *host)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
 static int parse_unsigned(const char *value, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -103,9 +113,9 @@ int config_set(const struct config_option *option, void *target, const char *val
 	case CONFIG_STRING:
 		return set_string((char **)field, value);
 	case CONFIG_ENDPOINT:
-		if (config_parse_endpoint(value, host, sizeof(host), &port) != 0) {
+		if (config_parse_endpoint(value, host, sizeof(host), &port) != 0 || !ip_literal(host)) {
 			snprintf(err, err_size,
-				 i18n_text(lang, "invalid value \"%s\" for %s: expected host:port, for example 127.0.0.1:8080"),
+				 i18n_text(lang, "invalid value \"%s\" for %s: expected an IP address and port, for example 127.0.0.1:8080"),
 				 value, flag);
 			return -1;
 		}
@@ -177,10 +187,16 @@ int config_load_file(const struct config_option *options, size_t count, void *ta
 {
 	struct ini_state state = {options, count, target, lang, err, err_size, false};
 	char inner[256] = "";
+	struct stat st;
 	int line;
 
 	state.err = inner;
 	state.err_size = sizeof(inner);
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err, err_size, i18n_text(lang, "cannot open configuration file %s: %s"), path,
+			 i18n_text(lang, "not a regular file"));
+		return -1;
+	}
 	line = ini_parse(path, ini_entry, &state);
 	if (line == -1) {
 		snprintf(err, err_size, i18n_text(lang, "cannot open configuration file %s: %s"), path,

@@ -64,23 +64,31 @@ long api_utf8_chars(const char *s, size_t len, bool allow_newlines)
 	return chars;
 }
 
+bool api_content_type_is(struct http_request *req, const char *media_type)
+{
+	size_t len, n = strlen(media_type);
+	const char *type = http_header_get(req, "Content-Type", &len);
+
+	/* The media type ends at its parameters (";charset=utf-8") or white space. */
+	if (type == NULL || len < n || strncasecmp(type, media_type, n) != 0)
+		return false;
+	return len == n || type[n] == ';' || type[n] == ' ' || type[n] == '\t';
+}
+
 json_t *api_json_body(struct http_request *req)
 {
-	size_t len;
-	const char *type = http_header_get(req, "Content-Type", &len);
-	static const char json_type[] = "application/json";
 	json_error_t error;
 	json_t *body;
 
-	if (type == NULL || len < sizeof(json_type) - 1 || strncasecmp(type, json_type, sizeof(json_type) - 1) != 0) {
+	if (!api_content_type_is(req, "application/json")) {
 		http_respond_problem(req, 415, "unsupported_media_type", "Content-Type",
 				     "The request body must be JSON, sent with Content-Type: application/json.");
 		return NULL;
 	}
 	body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &error);
 	if (body == NULL) {
-		http_respond_problem(req, 400, "invalid_json", "body", "Invalid JSON at line %d, column %d: %s.",
-				     error.line, error.column, error.text);
+		http_respond_problem(req, 400, "invalid_json", "body", "Invalid JSON at line %d, column %d.", error.line,
+				     error.column);
 		return NULL;
 	}
 	if (!json_is_object(body)) {

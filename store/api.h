@@ -43,6 +43,9 @@ struct api_principal {
  */
 bool api_authenticate(struct http_request *req, enum api_role min_role, struct api_principal *who);
 
+/* Returns true if the Content-Type's media type is media_type (parameters ignored, case-insensitive). */
+bool api_content_type_is(struct http_request *req, const char *media_type);
+
 /*
  * Parses the body as a JSON object. Responds 415 if the Content-Type is not
  * JSON, 400 naming "body" if it does not parse or is not an object, and

@@ -26,7 +26,7 @@ struct kv_command {
 	size_t key_len;
 	const char *value;
 	size_t value_len;
-	uint64_t if_version;
+	struct store_kv_condition condition;
 };
 
 static int buf_write_cb(void *data, const char *bytes, size_t len)
@@ -34,8 +34,38 @@ static int buf_write_cb(void *data, const char *bytes, size_t len)
 	return buf_append(data, bytes, len) ? 0 : -1;
 }
 
+/* Packs a condition: a STORE_IF_* integer, or an array of versions (empty: never matches). */
+static void condition_pack(msgpack_packer *pk, const struct store_kv_condition *c)
+{
+	if (c->count == 0 && !c->never) {
+		msgpack_pack_uint64(pk, c->if_version);
+		return;
+	}
+	msgpack_pack_array(pk, (uint32_t)c->count);
+	for (size_t i = 0; i < c->count; i++)
+		msgpack_pack_uint64(pk, c->versions[i]);
+}
+
+static int condition_unpack(const msgpack_object *o, struct store_kv_condition *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		c->if_version = o->via.u64;
+		return 0;
+	}
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > STORE_IF_VERSIONS_MAX)
+		return -1;
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return -1;
+		c->versions[c->count++] = o->via.array.ptr[i].via.u64;
+	}
+	c->never = c->count == 0;
+	return 0;
+}
+
 int store_command_kv_put(struct buf *out, const void *key, size_t key_len, const void *value,
-			 size_t value_len, uint64_t if_version)
+			 size_t value_len, const struct store_kv_condition *condition)
 {
 	msgpack_packer pk;
 
@@ -44,11 +74,12 @@ int store_command_kv_put(struct buf *out, const void *key, size_t key_len, const
 	msgpack_pack_array(&pk, 3);
 	msgpack_pack_bin_with_body(&pk, key, key_len);
 	msgpack_pack_bin_with_body(&pk, value, value_len);
-	msgpack_pack_uint64(&pk, if_version);
+	condition_pack(&pk, condition);
 	return out->failed ? -1 : 0;
 }
 
-int store_command_kv_delete(struct buf *out, const void *key, size_t key_len, uint64_t if_version)
+int store_command_kv_delete(struct buf *out, const void *key, size_t key_len,
+			    const struct store_kv_condition *condition)
 {
 	msgpack_packer pk;
 
@@ -56,7 +87,7 @@ int store_command_kv_delete(struct buf *out, const void *key, size_t key_len, ui
 	kv_record_begin(&pk, STORE_COMMAND_KV_DELETE, COMMAND_SCHEMA_VERSION);
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_bin_with_body(&pk, key, key_len);
-	msgpack_pack_uint64(&pk, if_version);
+	condition_pack(&pk, condition);
 	return out->failed ? -1 : 0;
 }
 
@@ -67,11 +98,10 @@ static int decode_kv_command(const msgpack_object *body, bool with_value, struct
 
 	if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size != expected)
 		return -1;
-	if (items[0].type != MSGPACK_OBJECT_BIN || items[expected - 1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+	if (items[0].type != MSGPACK_OBJECT_BIN || condition_unpack(&items[expected - 1], &out->condition) != 0)
 		return -1;
 	out->key = items[0].via.bin.ptr;
 	out->key_len = items[0].via.bin.size;
-	out->if_version = items[expected - 1].via.u64;
 	out->value = NULL;
 	out->value_len = 0;
 	if (with_value) {
@@ -109,7 +139,7 @@ out:
 	return rc;
 }
 
-static int set_result(struct repl_result *result, int status, uint64_t version)
+static int set_result(struct repl_result *result, int status, uint64_t version, uint64_t previous)
 {
 	struct store_kv_result *data = malloc(sizeof(*data));
 
@@ -117,6 +147,7 @@ static int set_result(struct repl_result *result, int status, uint64_t version)
 	if (data == NULL)
 		return -1;
 	data->version = version;
+	data->previous = previous;
 	result->data = data;
 	result->len = sizeof(*data);
 	return 0;
@@ -141,11 +172,20 @@ static enum kv_err current_version(struct store *store, struct kv_txn *txn, cons
 	return KV_OK;
 }
 
-static bool version_matches(uint64_t if_version, uint64_t current)
+static bool version_matches(const struct store_kv_condition *c, uint64_t current)
 {
-	if (if_version == STORE_IF_PRESENT)
+	if (c->never)
+		return false;
+	if (c->count > 0) {
+		for (size_t i = 0; i < c->count; i++) {
+			if (current != 0 && c->versions[i] == current)
+				return true;
+		}
+		return false;
+	}
+	if (c->if_version == STORE_IF_PRESENT)
 		return current != 0;
-	return if_version == STORE_IF_ANY || if_version == current;
+	return c->if_version == STORE_IF_ANY || c->if_version == current;
 }
 
 static enum kv_err apply_kv_put(struct store *store, struct kv_txn *txn, uint64_t index,
@@ -158,8 +198,8 @@ static enum kv_err apply_kv_put(struct store *store, struct kv_txn *txn, uint64_
 
 	if (err != KV_OK)
 		return err;
-	if (!version_matches(cmd->if_version, version))
-		return set_result(result, STORE_VERSION_MISMATCH, version) == 0 ? KV_OK : KV_NO_MEMORY;
+	if (!version_matches(&cmd->condition, version))
+		return set_result(result, STORE_VERSION_MISMATCH, version, version) == 0 ? KV_OK : KV_NO_MEMORY;
 
 	buf_init(&stored, SIZE_MAX);
 	msgpack_packer_init(&pk, &stored, buf_write_cb);
@@ -173,7 +213,7 @@ static enum kv_err apply_kv_put(struct store *store, struct kv_txn *txn, uint64_
 	}
 	err = kv_put(txn, store->raw, cmd->key, cmd->key_len, stored.data, stored.len);
 	buf_free(&stored);
-	if (err == KV_OK && set_result(result, STORE_OK, index) != 0)
+	if (err == KV_OK && set_result(result, STORE_OK, index, version) != 0)
 		return KV_NO_MEMORY;
 	return err;
 }
@@ -186,12 +226,14 @@ static enum kv_err apply_kv_delete(struct store *store, struct kv_txn *txn, cons
 
 	if (err != KV_OK)
 		return err;
-	if (version == 0)
-		return set_result(result, STORE_NOT_FOUND, 0) == 0 ? KV_OK : KV_NO_MEMORY;
-	if (!version_matches(cmd->if_version, version))
-		return set_result(result, STORE_VERSION_MISMATCH, version) == 0 ? KV_OK : KV_NO_MEMORY;
+	/* A conditional delete of a missing key fails its condition (412), an unconditional one is 404. */
+	if (version == 0 && cmd->condition.if_version == STORE_IF_ANY && cmd->condition.count == 0 &&
+	    !cmd->condition.never)
+		return set_result(result, STORE_NOT_FOUND, 0, 0) == 0 ? KV_OK : KV_NO_MEMORY;
+	if (!version_matches(&cmd->condition, version))
+		return set_result(result, STORE_VERSION_MISMATCH, version, version) == 0 ? KV_OK : KV_NO_MEMORY;
 	err = kv_del(txn, store->raw, cmd->key, cmd->key_len);
-	if (err == KV_OK && set_result(result, STORE_OK, version) != 0)
+	if (err == KV_OK && set_result(result, STORE_OK, version, version) != 0)
 		return KV_NO_MEMORY;
 	return err;
 }

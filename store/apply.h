@@ -9,6 +9,7 @@
 #define JKD_STORE_APPLY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -67,9 +68,27 @@ enum store_status {
 #define STORE_IF_ABSENT 0       /* the key must not exist */
 #define STORE_IF_PRESENT (UINT64_MAX - 1) /* the key must exist, any version */
 
-/* Result data of the raw KV commands: the key's version after the write, or its current one on a mismatch. */
+/*
+ * A compare-and-set condition of a raw KV write: one of the STORE_IF_*
+ * values in if_version, or, if count > 0, a list of versions of which the
+ * current one must be (If-Match with several entity tags).
+ */
+#define STORE_IF_VERSIONS_MAX 16
+struct store_kv_condition {
+	uint64_t if_version;
+	uint64_t versions[STORE_IF_VERSIONS_MAX];
+	size_t count;
+	bool never; /* If-Match listed only weak tags, which never match a strong comparison */
+};
+
+/*
+ * Result data of the raw KV commands: the key's version after the write (or
+ * its current one on a mismatch) and its version before the write (0 if it
+ * was absent).
+ */
 struct store_kv_result {
 	uint64_t version;
+	uint64_t previous;
 };
 
 /*
@@ -149,12 +168,13 @@ enum kv_err store_open(struct kv_env *env, struct store *out);
 enum kv_err store_apply(void *state_machine, struct kv_txn *txn, uint64_t index, const void *command,
 			size_t command_len, struct repl_result *result);
 
-/* Encodes a raw KV put command into out. if_version is a version, STORE_IF_ANY or STORE_IF_ABSENT. */
+/* Encodes a raw KV put command into out, guarded by condition. */
 int store_command_kv_put(struct buf *out, const void *key, size_t key_len, const void *value,
-			 size_t value_len, uint64_t if_version);
+			 size_t value_len, const struct store_kv_condition *condition);
 
 /* Encodes a raw KV delete command into out. */
-int store_command_kv_delete(struct buf *out, const void *key, size_t key_len, uint64_t if_version);
+int store_command_kv_delete(struct buf *out, const void *key, size_t key_len,
+			    const struct store_kv_condition *condition);
 
 /*
  * Decodes a stored raw value. On 0, *value points into data (valid as long

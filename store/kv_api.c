@@ -17,61 +17,23 @@
 #include "common/log.h"
 #include "kv/kv.h"
 #include "store/apply.h"
+#include "store/api.h"
 #include "store/node.h"
 
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX 1000
 
-/* Returns true if s is valid UTF-8 without control characters (keys appear in JSON and logs). */
-static bool key_is_valid(const unsigned char *s, size_t len)
+/* Returns true if s is 1 to KV_KEY_MAX_BYTES of UTF-8 without control characters (keys appear in JSON and logs). */
+static bool key_is_valid(const char *s, size_t len)
 {
-	size_t i = 0;
-
-	if (len == 0 || len > KV_KEY_MAX_BYTES)
-		return false;
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t extra;
-		uint32_t cp;
-
-		if (c < 0x20 || c == 0x7f)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			extra = 1;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			extra = 2;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			extra = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + extra >= len)
-			return false;
-		for (size_t k = 1; k <= extra; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += extra + 1;
-	}
-	return true;
+	return len > 0 && len <= KV_KEY_MAX_BYTES && api_utf8_chars(s, len, false) >= 0;
 }
 
 static const struct http_param *key_param(struct http_request *req)
 {
 	const struct http_param *key = http_param_get(req, "key");
 
-	if (key == NULL || !key_is_valid((const unsigned char *)key->value, key->value_len)) {
+	if (key == NULL || !key_is_valid(key->value, key->value_len)) {
 		http_respond_problem(req, 400, "invalid_key", "key",
 				     "Invalid key: expected 1 to %d bytes of UTF-8 without control characters.",
 				     KV_KEY_MAX_BYTES);
@@ -80,49 +42,88 @@ static const struct http_param *key_param(struct http_request *req)
 	return key;
 }
 
-/* Parses an entity tag holding a version: "12", W/"12" or 12. Returns 0 on success. */
-static int version_parse(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
+#define ETAGS_MAX STORE_IF_VERSIONS_MAX
 
-	if (len >= 2 && s[0] == 'W' && s[1] == '/') {
-		s += 2;
-		len -= 2;
-	}
-	if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
-		s++;
-		len -= 2;
-	}
-	if (len == 0 || len > 19)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
+struct etag {
+	uint64_t version;
+	bool weak;
+};
+
+/*
+ * Parses a comma-separated list of entity tags holding versions, such as
+ * "12", W/"13". Returns the number of tags, or -1 if the list is malformed
+ * or longer than max.
+ */
+static int etag_list_parse(const char *s, size_t len, struct etag *tags, size_t max)
+{
+	size_t i = 0, count = 0;
+
+	while (i < len) {
+		uint64_t v = 0;
+		size_t digits = 0;
+		bool weak = false;
+
+		while (i < len && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (i + 1 < len && s[i] == 'W' && s[i + 1] == '/') {
+			weak = true;
+			i += 2;
+		}
+		if (i >= len || s[i++] != '"')
 			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
+		while (i < len && s[i] >= '0' && s[i] <= '9' && digits < 19) {
+			v = v * 10 + (uint64_t)(s[i++] - '0');
+			digits++;
+		}
+		if (digits == 0 || v == 0 || i >= len || s[i++] != '"' || count == max)
+			return -1;
+		tags[count++] = (struct etag){.version = v, .weak = weak};
+		while (i < len && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (i < len && s[i++] != ',')
+			return -1;
 	}
-	if (v == 0)
-		return -1;
-	*out = v;
-	return 0;
+	return count > 0 ? (int)count : -1;
+}
+
+/* Reads If-Match (strong comparison: weak tags never match) into c. Returns false after responding 400. */
+static bool if_match_parse(struct http_request *req, const char *value, size_t len, struct store_kv_condition *c)
+{
+	struct etag tags[ETAGS_MAX];
+	int n;
+
+	if (len == 1 && value[0] == '*') {
+		c->if_version = STORE_IF_PRESENT;
+		return true;
+	}
+	n = etag_list_parse(value, len, tags, ETAGS_MAX);
+	if (n < 0) {
+		http_respond_problem(req, 400, "invalid_header", "If-Match",
+				     "Invalid If-Match: expected a version such as \"12\", or *.");
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!tags[i].weak)
+			c->versions[c->count++] = tags[i].version;
+	}
+	c->never = c->count == 0;
+	return true;
 }
 
 /*
- * Reads If-Match and If-None-Match into *if_version. Returns false after
- * responding 400 if a header is malformed.
+ * Reads If-Match and If-None-Match into *c. Returns false after responding
+ * 400 if a header is malformed.
  */
-static bool conditions_parse(struct http_request *req, bool allow_create_only, uint64_t *if_version)
+static bool conditions_parse(struct http_request *req, bool allow_create_only, struct store_kv_condition *c)
 {
 	size_t len;
 	const char *match = http_header_get(req, "If-Match", &len);
 	const char *none_match;
 
-	*if_version = STORE_IF_ANY;
-	if (match != NULL) {
-		if (len == 1 && match[0] == '*')
-			*if_version = STORE_IF_PRESENT;
-		else if (version_parse(match, len, if_version) != 0)
-			goto invalid_match;
-	}
+	memset(c, 0, sizeof(*c));
+	c->if_version = STORE_IF_ANY;
+	if (match != NULL && !if_match_parse(req, match, len, c))
+		return false;
 	none_match = http_header_get(req, "If-None-Match", &len);
 	if (none_match != NULL) {
 		if (!allow_create_only || len != 1 || none_match[0] != '*' || match != NULL) {
@@ -130,14 +131,9 @@ static bool conditions_parse(struct http_request *req, bool allow_create_only, u
 					     "Invalid If-None-Match: only \"*\" is accepted here, and not together with If-Match.");
 			return false;
 		}
-		*if_version = STORE_IF_ABSENT;
+		c->if_version = STORE_IF_ABSENT;
 	}
 	return true;
-
-invalid_match:
-	http_respond_problem(req, 400, "invalid_header", "If-Match",
-			     "Invalid If-Match: expected a version such as \"12\", or *.");
-	return false;
 }
 
 static void respond_written(struct http_request *req, int status, const char *key, size_t key_len,
@@ -156,8 +152,8 @@ static void respond_repl_error(struct http_request *req, enum repl_err err)
 	switch (err) {
 	case REPL_BUSY:
 	case REPL_STOPPED:
-		http_respond_problem(req, 503, "unavailable", NULL,
-				     "The node is busy or stopping. Retry in a moment.");
+		http_respond_problem_headers(req, 503, "Retry-After: 1\r\n", "unavailable", NULL,
+					     "The node is busy or stopping. Retry in a moment.");
 		break;
 	case REPL_STORAGE_FULL:
 		http_respond_problem(req, 507, "storage_full", NULL,
@@ -170,6 +166,25 @@ static void respond_repl_error(struct http_request *req, enum repl_err err)
 		log_error("kv_write_failed", "rid=%s err=\"%s\"", req->request_id, repl_strerror(err));
 		http_respond_problem(req, 500, "internal", NULL, "The write failed. The node's log has the cause.");
 		break;
+	}
+}
+
+/* Responds 412 for a failed If-Match or If-None-Match, with the current version as ETag. */
+static void respond_mismatch(struct http_request *req, uint64_t version)
+{
+	char headers[64];
+
+	if (http_header_get(req, "If-None-Match", NULL) != NULL) {
+		snprintf(headers, sizeof(headers), "ETag: \"%" PRIu64 "\"\r\n", version);
+		http_respond_problem_headers(req, 412, headers, "key_exists", "If-None-Match",
+					     "The key already exists.");
+	} else if (version == 0) {
+		http_respond_problem(req, 412, "version_mismatch", "If-Match", "The key does not exist.");
+	} else {
+		snprintf(headers, sizeof(headers), "ETag: \"%" PRIu64 "\"\r\n", version);
+		http_respond_problem_headers(req, 412, headers, "version_mismatch", "If-Match",
+					     "The key has changed: its current version is %llu.",
+					     (unsigned long long)version);
 	}
 }
 
@@ -192,20 +207,16 @@ static void write_done(void *ctx, enum repl_err err, uint64_t index, struct repl
 			snprintf(headers, sizeof(headers), "X-Jkd-Applied-Index: %" PRIu64 "\r\n", index);
 			http_respond(req, &res);
 		} else {
-			respond_written(req, 200, key->value, key->value_len, kv->version, index);
+			/* A PUT that creates the key is 201 Created (RFC 9110, section 9.3.4). */
+			respond_written(req, kv->previous == 0 ? 201 : 200, key->value, key->value_len, kv->version,
+					index);
 		}
 		break;
 	case STORE_NOT_FOUND:
 		http_respond_problem(req, 404, "not_found", "key", "Key not found.");
 		break;
 	case STORE_VERSION_MISMATCH:
-		if (kv->version == 0)
-			http_respond_problem(req, 412, "version_mismatch", "If-Match",
-					     "The key does not exist.");
-		else
-			http_respond_problem(req, 412, "version_mismatch", "If-Match",
-					     "The key has changed: its current version is %llu.",
-					     (unsigned long long)kv->version);
+		respond_mismatch(req, kv->version);
 		break;
 	default:
 		log_error("kv_apply_rejected", "rid=%s status=%d", req->request_id, result->status);
@@ -231,18 +242,15 @@ static void propose(struct http_request *req, struct buf *command)
 /* Rejects a body sent as JSON that does not parse; returns false after responding 400. */
 static bool json_body_valid(struct http_request *req)
 {
-	size_t len;
-	const char *type = http_header_get(req, "Content-Type", &len);
-	static const char json_type[] = "application/json";
 	json_error_t error;
 	json_t *parsed;
 
-	if (type == NULL || len < sizeof(json_type) - 1 || strncasecmp(type, json_type, sizeof(json_type) - 1) != 0)
+	if (!api_content_type_is(req, "application/json"))
 		return true;
 	parsed = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &error);
 	if (parsed == NULL) {
-		http_respond_problem(req, 400, "invalid_json", "body", "Invalid JSON at line %d, column %d: %s.",
-				     error.line, error.column, error.text);
+		http_respond_problem(req, 400, "invalid_json", "body", "Invalid JSON at line %d, column %d.", error.line,
+				     error.column);
 		return false;
 	}
 	json_decref(parsed);
@@ -252,14 +260,14 @@ static bool json_body_valid(struct http_request *req)
 static void handle_put(struct http_request *req)
 {
 	const struct http_param *key;
-	uint64_t if_version;
+	struct store_kv_condition condition;
 	struct buf command;
 
 	if (!node_require_operator(req) || (key = key_param(req)) == NULL ||
-	    !conditions_parse(req, true, &if_version) || !json_body_valid(req))
+	    !conditions_parse(req, true, &condition) || !json_body_valid(req))
 		return;
 	buf_init(&command, SIZE_MAX);
-	store_command_kv_put(&command, key->value, key->value_len, req->body, req->body_len, if_version);
+	store_command_kv_put(&command, key->value, key->value_len, req->body, req->body_len, &condition);
 	propose(req, &command);
 	buf_free(&command);
 }
@@ -267,29 +275,36 @@ static void handle_put(struct http_request *req)
 static void handle_delete(struct http_request *req)
 {
 	const struct http_param *key;
-	uint64_t if_version;
+	struct store_kv_condition condition;
 	struct buf command;
 
 	if (!node_require_operator(req) || (key = key_param(req)) == NULL ||
-	    !conditions_parse(req, false, &if_version))
+	    !conditions_parse(req, false, &condition))
 		return;
 	buf_init(&command, SIZE_MAX);
-	store_command_kv_delete(&command, key->value, key->value_len, if_version);
+	store_command_kv_delete(&command, key->value, key->value_len, &condition);
 	propose(req, &command);
 	buf_free(&command);
 }
 
-/* Returns true if the If-None-Match header lists the version. */
+/* Returns true if If-None-Match is "*" or lists the version (weak comparison, as RFC 9110 asks for GET). */
 static bool etag_matches(struct http_request *req, uint64_t version)
 {
 	size_t len;
 	const char *value = http_header_get(req, "If-None-Match", &len);
-	char etag[32];
+	struct etag tags[ETAGS_MAX];
+	int n;
 
 	if (value == NULL)
 		return false;
-	snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", version);
-	return memmem(value, len, etag, strlen(etag)) != NULL || (len == 1 && value[0] == '*');
+	if (len == 1 && value[0] == '*')
+		return true;
+	n = etag_list_parse(value, len, tags, ETAGS_MAX);
+	for (int i = 0; i < n; i++) {
+		if (tags[i].version == version)
+			return true;
+	}
+	return false;
 }
 
 static void handle_get(struct http_request *req)
@@ -342,7 +357,7 @@ static bool list_params(struct http_request *req, char *prefix, char *after, siz
 	*limit = LIST_LIMIT_DEFAULT;
 	if (n >= 0) {
 		v = strtoul(number, &end, 10);
-		if (n == 0 || *end != '\0' || v < 1 || v > LIST_LIMIT_MAX || number[0] == '-') {
+		if (n == 0 || *end != '\0' || v < 1 || v > LIST_LIMIT_MAX || number[0] < '0' || number[0] > '9') {
 			http_respond_problem(req, 400, "invalid_parameter", "limit",
 					     "Invalid limit: expected a whole number from 1 to %d.", LIST_LIMIT_MAX);
 			return false;
@@ -351,12 +366,14 @@ static bool list_params(struct http_request *req, char *prefix, char *after, siz
 	} else if (n == -2) {
 		goto invalid_limit;
 	}
-	if (http_query_get(req, "prefix", prefix, size) == -2) {
-		http_respond_problem(req, 400, "invalid_parameter", "prefix", "Invalid prefix: too long or badly percent-encoded.");
+	n = http_query_get(req, "prefix", prefix, size);
+	if (n == -2 || (n > 0 && strlen(prefix) != (size_t)n)) {
+		http_respond_problem(req, 400, "invalid_parameter", "prefix", "Invalid prefix: too long, badly percent-encoded or containing a NUL byte.");
 		return false;
 	}
-	if (http_query_get(req, "after", after, size) == -2) {
-		http_respond_problem(req, 400, "invalid_parameter", "after", "Invalid after: too long or badly percent-encoded.");
+	n = http_query_get(req, "after", after, size);
+	if (n == -2 || (n > 0 && strlen(after) != (size_t)n)) {
+		http_respond_problem(req, 400, "invalid_parameter", "after", "Invalid after: too long, badly percent-encoded or containing a NUL byte.");
 		return false;
 	}
 	return true;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,7 +34,7 @@ const struct config_option node_config_options[] = {
 	       N_("Open connections per listener; more are answered 503 and closed.")),
 	OPTION("http", "header_max_bytes", CONFIG_UINT, header_max_bytes, "16384", 1024, 1048576, N_("bytes"),
 	       N_("Maximum size of a request line plus headers; larger requests get 431.")),
-	OPTION("http", "body_max_bytes", CONFIG_UINT, body_max_bytes, "1048576", 0, 268435456, N_("bytes"),
+	OPTION("http", "body_max_bytes", CONFIG_UINT, body_max_bytes, "1048576", 1, 268435456, N_("bytes"),
 	       N_("Maximum request body for routes without their own limit; larger bodies get 413.")),
 	OPTION("http", "header_timeout_ms", CONFIG_UINT, header_timeout_ms, "10000", 100, 600000,
 	       N_("milliseconds"), N_("Time allowed from a request's first byte to the end of its headers.")),
@@ -77,6 +78,31 @@ const struct config_option node_config_options[] = {
 
 const size_t node_config_option_count = sizeof(node_config_options) / sizeof(node_config_options[0]);
 
+/*
+ * Takes an exclusive lock on <data_dir>/jkd.lock for the life of the
+ * process, so a second node on the same directory refuses to start instead
+ * of writing the same LMDB file with its own log index.
+ */
+static int data_dir_lock(struct node *node)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/jkd.lock", node->config.data_dir);
+	node->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (node->lock_fd < 0) {
+		log_error("data_dir_lock_failed", "path=%s err=\"%s\"", path, strerror(errno));
+		return -1;
+	}
+	if (flock(node->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		log_error("data_dir_locked", "path=%s err=\"%s\" hint=\"another jkd uses this data directory\"", path,
+			  strerror(errno));
+		close(node->lock_fd);
+		node->lock_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
 static int make_dir(const char *path)
 {
 	if (mkdir(path, 0700) == 0 || errno == EEXIST)
@@ -85,20 +111,29 @@ static int make_dir(const char *path)
 	return -1;
 }
 
-/* Reads the token from path, trimming trailing white space. */
+/*
+ * Reads the token from path, trimming trailing white space. Returns 0, -1
+ * if the file cannot be read, or -2 if the token is shorter than
+ * OPERATOR_TOKEN_MIN_CHARS or longer than out_size - 1.
+ */
 static int token_read(const char *path, char *out, size_t out_size)
 {
+	char text[OPERATOR_TOKEN_MAX_CHARS + 8];
 	FILE *f = fopen(path, "r");
 	size_t len;
 
 	if (f == NULL)
 		return -1;
-	len = fread(out, 1, out_size - 1, f);
+	len = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r' || out[len - 1] == ' '))
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
 		len--;
+	if (len < OPERATOR_TOKEN_MIN_CHARS || len >= out_size)
+		return -2;
+	memcpy(out, text, len);
 	out[len] = '\0';
-	return len >= 16 ? 0 : -2;
+	sodium_memzero(text, sizeof(text));
+	return 0;
 }
 
 static int token_create(const char *path, char *out, size_t out_size)
@@ -137,7 +172,7 @@ static int operator_token_load(struct node *node)
 			log_info("operator_token_created", "path=%s", path);
 	}
 	if (rc == -2)
-		log_error("operator_token_invalid", "path=%s reason=shorter_than_16_chars", path);
+		log_error("operator_token_invalid", "path=%s reason=length_not_16_to_128_chars", path);
 	else if (rc != 0)
 		log_error("operator_token_failed", "path=%s err=\"%s\"", path, strerror(errno));
 	return rc == 0 ? 0 : -1;
@@ -354,10 +389,12 @@ int node_start(struct node *node)
 		log_error("sodium_init_failed", "");
 		return -1;
 	}
-	if (make_dir(node->config.data_dir) != 0 || operator_token_load(node) != 0)
+	if (make_dir(node->config.data_dir) != 0 || data_dir_lock(node) != 0)
 		return -1;
+	if (operator_token_load(node) != 0)
+		goto fail_lock;
 	if (storage_open(node) != 0)
-		return -1;
+		goto fail_lock;
 	if (writer_start(node) != 0)
 		goto fail_env;
 	if (node_routes_register(node) != 0) {
@@ -374,6 +411,8 @@ fail_routes:
 	repl_stop(node->repl);
 fail_env:
 	kv_close(node->env);
+fail_lock:
+	close(node->lock_fd);
 	return -1;
 }
 
@@ -387,6 +426,7 @@ void node_stop(struct node *node)
 	ratelimit_destroy(&node->login_by_account);
 	ratelimit_destroy(&node->login_by_address);
 	kv_close(node->env);
+	close(node->lock_fd);
 	sodium_memzero(node->operator_token, sizeof(node->operator_token));
 	log_info("node_stopped", "");
 }

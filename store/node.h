@@ -45,7 +45,9 @@ struct node_config {
 extern const struct config_option node_config_options[];
 extern const size_t node_config_option_count;
 
-#define OPERATOR_TOKEN_BYTES 32 /* random bytes; the token is their hex form */
+#define OPERATOR_TOKEN_BYTES 32     /* random bytes; a created token is their hex form */
+#define OPERATOR_TOKEN_MIN_CHARS 16
+#define OPERATOR_TOKEN_MAX_CHARS 128 /* longer tokens in a token file are rejected */
 
 struct node {
 	struct node_config config;
@@ -55,10 +57,11 @@ struct node {
 	struct http_router *public_router;
 	struct http_router *operator_router;
 	struct http_server *server;
-	char operator_token[2 * OPERATOR_TOKEN_BYTES + 1];
+	char operator_token[OPERATOR_TOKEN_MAX_CHARS + 1];
 	struct ratelimit login_by_account; /* failed logins per email */
 	struct ratelimit login_by_address; /* login and register attempts per client address */
 	_Atomic unsigned hash_jobs;        /* Argon2id jobs queued or running */
+	int lock_fd;                       /* holds the exclusive lock on <data_dir>/jkd.lock */
 };
 
 /* State of one HTTP worker thread. */

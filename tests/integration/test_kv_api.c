@@ -94,7 +94,7 @@ static void put_then_get_returns_value(void **state)
 
 	(void)state;
 	put("camisetas/azul", "talla M", NULL, &reply);
-	assert_int_equal(reply.status, 200);
+	assert_int_equal(reply.status, 201);
 	version = etag_version(&reply);
 	assert_true(version > 0);
 	http_reply_free(&reply);
@@ -113,7 +113,7 @@ static void utf8_key_and_value_round_trip(void **state)
 
 	(void)state;
 	put("ni%C3%B1o", value, NULL, &reply);
-	assert_int_equal(reply.status, 200);
+	assert_int_equal(reply.status, 201);
 	http_reply_free(&reply);
 
 	http_operator(&node, "GET", "/kv/v1/ni%C3%B1o", NULL, NULL, 0, &reply);
@@ -193,7 +193,7 @@ static void if_none_match_star_creates_only(void **state)
 
 	(void)state;
 	put("cas/create", "first", "If-None-Match: *\r\n", &reply);
-	assert_int_equal(reply.status, 200);
+	assert_int_equal(reply.status, 201);
 	http_reply_free(&reply);
 	put("cas/create", "second", "If-None-Match: *\r\n", &reply);
 	assert_int_equal(reply.status, 412);
@@ -252,7 +252,7 @@ static void list_pages_through_prefix(void **state)
 	for (int i = 0; i < 5; i++) {
 		snprintf(key, sizeof(key), "page/%02d", i);
 		put(key, "x", NULL, &reply);
-		assert_int_equal(reply.status, 200);
+		assert_int_equal(reply.status, 201);
 		http_reply_free(&reply);
 	}
 	put("pagf", "outside the prefix", NULL, &reply);
@@ -347,6 +347,115 @@ static void metrics_declare_each_type_once(void **state)
 	http_reply_free(&reply);
 }
 
+static void weak_if_match_never_matches(void **state)
+{
+	struct http_reply reply;
+	char headers[64];
+	unsigned long long version;
+
+	(void)state;
+	put("strong/weak", "one", NULL, &reply);
+	version = etag_version(&reply);
+	http_reply_free(&reply);
+	snprintf(headers, sizeof(headers), "If-Match: W/\"%llu\"\r\n", version);
+	put("strong/weak", "two", headers, &reply);
+	assert_int_equal(reply.status, 412);
+	http_reply_free(&reply);
+}
+
+static void if_match_list_accepts_any_listed(void **state)
+{
+	struct http_reply reply;
+	char headers[96];
+	unsigned long long version;
+
+	(void)state;
+	put("strong/list", "one", NULL, &reply);
+	version = etag_version(&reply);
+	http_reply_free(&reply);
+	snprintf(headers, sizeof(headers), "If-Match: \"999999\", \"%llu\"\r\n", version);
+	put("strong/list", "two", headers, &reply);
+	assert_int_equal(reply.status, 200);
+	http_reply_free(&reply);
+}
+
+static void conditional_delete_of_missing_gets_412(void **state)
+{
+	struct http_reply reply;
+
+	(void)state;
+	http_operator(&node, "DELETE", "/kv/v1/never-there", "If-Match: *\r\n", NULL, 0, &reply);
+	assert_int_equal(reply.status, 412);
+	http_reply_free(&reply);
+}
+
+static void create_only_conflict_names_header(void **state)
+{
+	struct http_reply reply;
+	char etag[64];
+
+	(void)state;
+	put("cas/exists", "first", NULL, &reply);
+	http_reply_free(&reply);
+	put("cas/exists", "second", "If-None-Match: *\r\n", &reply);
+	assert_int_equal(reply.status, 412);
+	assert_non_null(strstr(reply.body, "\"field\":\"If-None-Match\""));
+	assert_true(http_reply_header(&reply, "ETag", etag, sizeof(etag)));
+	http_reply_free(&reply);
+}
+
+static void if_none_match_needs_exact_tag(void **state)
+{
+	struct http_reply reply;
+	char headers[96];
+	unsigned long long version;
+
+	(void)state;
+	put("cached/exact", "value", NULL, &reply);
+	version = etag_version(&reply);
+	http_reply_free(&reply);
+	snprintf(headers, sizeof(headers), "If-None-Match: garbage\"%llu\"garbage\r\n", version);
+	http_operator(&node, "GET", "/kv/v1/cached/exact", headers, NULL, 0, &reply);
+	assert_int_equal(reply.status, 200);
+	http_reply_free(&reply);
+}
+
+static void list_rejects_nul_prefix(void **state)
+{
+	struct http_reply reply;
+
+	(void)state;
+	http_operator(&node, "GET", "/kv/v1?prefix=f%00zzz", NULL, NULL, 0, &reply);
+	assert_int_equal(reply.status, 400);
+	assert_non_null(strstr(reply.body, "\"field\":\"prefix\""));
+	http_reply_free(&reply);
+	http_operator(&node, "GET", "/kv/v1?limit=%2B5", NULL, NULL, 0, &reply);
+	assert_int_equal(reply.status, 400);
+	http_reply_free(&reply);
+}
+
+static void c1_control_key_gets_400(void **state)
+{
+	struct http_reply reply;
+
+	(void)state;
+	put("a%C2%85b", "x", NULL, &reply);
+	assert_int_equal(reply.status, 400);
+	http_reply_free(&reply);
+}
+
+static void json_lines_body_is_not_json(void **state)
+{
+	static const char body[] = "{\"a\":1}\n{\"b\":2}\n";
+	struct http_reply reply;
+
+	(void)state;
+	http_operator(&node, "PUT", "/kv/v1/lines", "Content-Type: application/jsonlines\r\n", body, strlen(body),
+		      &reply);
+	assert_int_equal(reply.status, 201);
+	http_reply_free(&reply);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +478,14 @@ int main(void)
 		cmocka_unit_test(healthz_reports_applied_index),
 		cmocka_unit_test(metrics_expose_requests_and_storage),
 		cmocka_unit_test(metrics_declare_each_type_once),
+		cmocka_unit_test(weak_if_match_never_matches),
+		cmocka_unit_test(if_match_list_accepts_any_listed),
+		cmocka_unit_test(conditional_delete_of_missing_gets_412),
+		cmocka_unit_test(create_only_conflict_names_header),
+		cmocka_unit_test(if_none_match_needs_exact_tag),
+		cmocka_unit_test(list_rejects_nul_prefix),
+		cmocka_unit_test(c1_control_key_gets_400),
+		cmocka_unit_test(json_lines_body_is_not_json),
 	};
 
 	return cmocka_run_group_tests(tests, node_setup, node_teardown);

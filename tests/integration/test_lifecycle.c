@@ -48,7 +48,7 @@ static void sigterm_finishes_request_in_progress(void **state)
 	kill(node.pid, SIGTERM);
 	assert_int_equal(http_send(fd, "done!", 5), 0);
 	assert_int_equal(http_read_reply(fd, &reply), 0);
-	assert_int_equal(reply.status, 200);
+	assert_int_equal(reply.status, 201);
 	assert_true(http_reply_header(&reply, "Connection", connection, sizeof(connection)));
 	assert_string_equal(connection, "close");
 	http_reply_free(&reply);
@@ -128,6 +128,43 @@ static void out_of_range_value_names_flag(void **state)
 	assert_non_null(strstr(out, "0 a 256"));
 }
 
+static void second_node_on_same_directory_fails(void **state)
+{
+	struct jkd_node node;
+	char output[8192], dir_flag[600];
+	const char *args[] = {"--node-data-dir", dir_flag, "--http-listen", "127.0.0.1:0", "--operator-listen",
+			      "127.0.0.1:0", NULL};
+
+	(void)state;
+	jkd_start(&node, false, NULL);
+	snprintf(dir_flag, sizeof(dir_flag), "%s", node.data_dir);
+	assert_int_equal(run_jkd(args, output, sizeof(output)), 1);
+	assert_non_null(strstr(output, "msg=data_dir_locked"));
+	assert_node_healthy(&node);
+	assert_int_equal(jkd_stop(&node), 0);
+	jkd_cleanup(&node);
+}
+
+static void config_directory_is_rejected(void **state)
+{
+	static const char *const args[] = {"--config", "/tmp", NULL};
+	char output[4096];
+
+	(void)state;
+	assert_int_equal(run_jkd(args, output, sizeof(output)), 2);
+	assert_non_null(strstr(output, "/tmp"));
+}
+
+static void host_name_listen_is_rejected(void **state)
+{
+	static const char *const args[] = {"--http-listen", "localhost:8080", NULL};
+	char output[4096];
+
+	(void)state;
+	assert_int_equal(run_jkd(args, output, sizeof(output)), 2);
+	assert_non_null(strstr(output, "--http-listen"));
+}
+
 static void help_lists_every_setting(void **state)
 {
 	static const char *const args[] = {"--help", NULL};
@@ -148,6 +185,9 @@ int main(void)
 		cmocka_unit_test(unknown_flag_exits_2_in_spanish),
 		cmocka_unit_test(out_of_range_value_names_flag),
 		cmocka_unit_test(help_lists_every_setting),
+		cmocka_unit_test(second_node_on_same_directory_fails),
+		cmocka_unit_test(config_directory_is_rejected),
+		cmocka_unit_test(host_name_listen_is_rejected),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
