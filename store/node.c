@@ -17,6 +17,8 @@
 #include "common/log.h"
 #include "store/accounts.h"
 #include "store/catalog.h"
+#include "store/cart.h"
+#include "store/orders.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
 	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}
@@ -223,7 +225,9 @@ static int routes_register(struct node *node)
 	    http_router_add(node->operator_router, &metrics) != 0 ||
 	    kv_api_register(node->operator_router, node) != 0 ||
 	    accounts_routes_register(node->public_router, node->operator_router, node) != 0 ||
-	    catalog_routes_register(node->public_router, node) != 0)
+	    catalog_routes_register(node->public_router, node) != 0 ||
+	    cart_routes_register(node->public_router, node) != 0 ||
+	    orders_routes_register(node->public_router, node) != 0)
 		return -1;
 	return 0;
 }
