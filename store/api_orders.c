@@ -7,11 +7,11 @@
  * out. For a repeated key apply returns the first order, and this file
  * sends it with 200 and "Idempotent-Replayed: true" in place of 201.
  *
- * Customers see and cancel only their own orders; a guest sees and cancels
- * the orders of its cart token (to cancel, the token must come in the
+ * Customers read and cancel only their own orders, and a guest only the
+ * orders of its cart token. To cancel, a guest must send the token in the
  * X-Cart-Token header, because a cancel has no body that would make a
- * browser preflight a cross-site request). Any other order is 404, so order
- * numbers of others stay hidden.
+ * browser preflight a cross-site request. Any other order is 404, so the
+ * order numbers of others stay hidden.
  *
  * Checkout command fields: cart (cart key, also the idempotency scope),
  * user (0 for a guest), email, key (the idempotency key), address (map of
@@ -54,17 +54,17 @@ static bool idempotency_key_read(struct http_request *req, char *key, size_t key
 {
 	size_t len;
 	const char *value = http_header_get(req, IDEMPOTENCY_HEADER, &len);
+	bool valid;
 
 	if (value == NULL) {
 		http_respond_problem(req, 428, "idempotency_key_missing", IDEMPOTENCY_HEADER,
 				     "Send an Idempotency-Key header with a new random value for each order.");
 		return false;
 	}
-	for (size_t i = 0; i < len; i++) {
-		if (!isalnum((unsigned char)value[i]) && value[i] != '-' && value[i] != '_')
-			len = 0;
-	}
-	if (len == 0 || len > ORDERS_IDEMPOTENCY_KEY_MAX || len >= key_size) {
+	valid = len >= 1 && len <= ORDERS_IDEMPOTENCY_KEY_MAX && len < key_size;
+	for (size_t i = 0; valid && i < len; i++)
+		valid = isalnum((unsigned char)value[i]) || value[i] == '-' || value[i] == '_';
+	if (!valid) {
 		http_respond_problem(req, 400, "invalid_field", IDEMPOTENCY_HEADER,
 				     "The Idempotency-Key header must have 1 to %d characters of A-Z, a-z, 0-9, - and _.",
 				     ORDERS_IDEMPOTENCY_KEY_MAX);

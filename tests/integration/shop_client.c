@@ -182,6 +182,18 @@ void shop_ledger_add(struct shop_ledger *ledger, uint64_t variant_id, int64_t un
 	ledger->expected[ledger->count++] = units;
 }
 
+void shop_ledger_remove(struct shop_ledger *ledger, uint64_t variant_id)
+{
+	for (size_t i = 0; i < ledger->count; i++) {
+		if (ledger->variant_ids[i] != variant_id)
+			continue;
+		ledger->count--;
+		ledger->variant_ids[i] = ledger->variant_ids[ledger->count];
+		ledger->expected[i] = ledger->expected[ledger->count];
+		return;
+	}
+}
+
 /* Adds the units of order number's lines to ordered[], by ledger entry. */
 static void order_units_add(struct jkd_node *node, const struct shop_actor *admin, json_int_t number,
 			    const struct shop_ledger *ledger, int64_t *ordered)
@@ -355,4 +367,34 @@ uint64_t shop_fixture_variant(const char *name, int64_t price_minor, int64_t sto
 
 	shop_ledger_add(&shop.ledger, variant_id, stock);
 	return variant_id;
+}
+
+void shop_product_active_set(struct jkd_node *node, const struct shop_actor *admin, uint64_t variant_id,
+			     bool active)
+{
+	struct http_reply reply;
+	char path[96], if_match[64];
+	json_t *variant = variant_read(node, admin, variant_id), *product;
+	json_t *body = json_pack("{s:b}", "active", active);
+
+	snprintf(path, sizeof(path), "/api/v1/admin/products/%lld",
+		 (long long)json_integer_value(json_object_get(variant, "product_id")));
+	product = shop_call(node, admin, "GET", path, NULL, 200);
+	snprintf(if_match, sizeof(if_match), "If-Match: \"%lld\"\r\n",
+		 (long long)json_integer_value(json_object_get(product, "version")));
+	shop_request(node, admin, "PATCH", path, if_match, body, &reply);
+	if (reply.status != 200)
+		fail_msg("PATCH %s: expected 200, got %d: %s", path, reply.status, reply.body);
+	http_reply_free(&reply);
+	json_decref(body);
+	json_decref(product);
+	json_decref(variant);
+}
+
+void shop_variant_delete(struct jkd_node *node, const struct shop_actor *admin, uint64_t variant_id)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/api/v1/admin/variants/%llu", (unsigned long long)variant_id);
+	json_decref(shop_call(node, admin, "DELETE", path, NULL, 204));
 }

@@ -63,6 +63,13 @@ void shop_stock_adjust(struct jkd_node *node, const struct shop_actor *admin, ui
 /* Sets the variant's price through the admin API. */
 void shop_price_set(struct jkd_node *node, const struct shop_actor *admin, uint64_t variant_id, int64_t price_minor);
 
+/* Puts the variant's product on sale (active) or takes it off sale through the admin API. */
+void shop_product_active_set(struct jkd_node *node, const struct shop_actor *admin, uint64_t variant_id,
+			     bool active);
+
+/* Deletes the variant through the admin API. */
+void shop_variant_delete(struct jkd_node *node, const struct shop_actor *admin, uint64_t variant_id);
+
 /*
  * Adds quantity of the variant to actor's cart and returns the cart JSON
  * (caller frees). A guest without a cart token keeps the one returned.
@@ -86,6 +93,9 @@ struct shop_ledger {
 
 /* Records a variant's first stock, or an admin adjustment of an entry already there. */
 void shop_ledger_add(struct shop_ledger *ledger, uint64_t variant_id, int64_t units);
+
+/* Drops a variant from the ledger, after the test deleted it. */
+void shop_ledger_remove(struct shop_ledger *ledger, uint64_t variant_id);
 
 /*
  * Checks, for every variant of the ledger, that its stock plus the units in

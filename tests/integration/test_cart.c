@@ -237,6 +237,60 @@ static void sold_out_variant_gets_409(void **state)
 	json_decref(body);
 }
 
+static void inactive_product_gets_422(void **state)
+{
+	struct shop_actor guest = {0};
+	struct http_reply reply;
+	uint64_t variant_id = shop_fixture_variant("Parka Retirada", 15000, 5);
+	json_t *body = json_pack("{s:I}", "variant_id", (json_int_t)variant_id);
+
+	(void)state;
+	shop_product_active_set(&shop.node, &shop.admin, variant_id, false);
+	shop_request(&shop.node, &guest, "POST", "/api/v1/cart/lines", NULL, body, &reply);
+	assert_int_equal(reply.status, 422);
+	assert_non_null(strstr(reply.body, "/problems/product_unavailable"));
+	assert_non_null(strstr(reply.body, "\"field\":\"variant_id\""));
+	http_reply_free(&reply);
+	json_decref(body);
+}
+
+static void deleted_variant_gets_404(void **state)
+{
+	struct shop_actor guest = {0};
+	struct http_reply reply;
+	uint64_t variant_id = shop_fixture_variant("Parka Borrada", 15000, 5);
+	json_t *body = json_pack("{s:I}", "variant_id", (json_int_t)variant_id);
+
+	(void)state;
+	shop_variant_delete(&shop.node, &shop.admin, variant_id);
+	shop_ledger_remove(&shop.ledger, variant_id);
+	shop_request(&shop.node, &guest, "POST", "/api/v1/cart/lines", NULL, body, &reply);
+	assert_int_equal(reply.status, 404);
+	assert_non_null(strstr(reply.body, "/problems/variant_not_found"));
+	assert_non_null(strstr(reply.body, "\"field\":\"variant_id\""));
+	http_reply_free(&reply);
+	json_decref(body);
+}
+
+static void withdrawn_line_shown_unavailable(void **state)
+{
+	struct shop_actor guest = {0};
+	uint64_t kept = shop_fixture_variant("Falda Sigue", 2000, 5);
+	uint64_t withdrawn = shop_fixture_variant("Falda Retirada", 3000, 5);
+	json_t *cart, *line;
+
+	(void)state;
+	json_decref(shop_cart_add(&shop.node, &guest, kept, 1));
+	json_decref(shop_cart_add(&shop.node, &guest, withdrawn, 1));
+	shop_product_active_set(&shop.node, &shop.admin, withdrawn, false);
+	cart = shop_call(&shop.node, &guest, "GET", "/api/v1/cart", NULL, 200);
+	line = cart_line(cart, withdrawn);
+	assert_true(json_is_false(json_object_get(line, "available")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(line, "notice"), "code")), "unavailable");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(cart, "cart"), "total")), 2000);
+	json_decref(cart);
+}
+
 static void fifty_first_line_gets_409(void **state)
 {
 	struct shop_actor guest = {0};
@@ -415,6 +469,9 @@ int main(void)
 		cmocka_unit_test_teardown(quantity_out_of_range_gets_400, shop_ledger_holds),
 		cmocka_unit_test_teardown(unknown_variant_gets_404, shop_ledger_holds),
 		cmocka_unit_test_teardown(sold_out_variant_gets_409, shop_ledger_holds),
+		cmocka_unit_test_teardown(inactive_product_gets_422, shop_ledger_holds),
+		cmocka_unit_test_teardown(deleted_variant_gets_404, shop_ledger_holds),
+		cmocka_unit_test_teardown(withdrawn_line_shown_unavailable, shop_ledger_holds),
 		cmocka_unit_test_teardown(fifty_first_line_gets_409, shop_ledger_holds),
 		cmocka_unit_test_teardown(raised_price_shown_and_charged, shop_ledger_holds),
 		cmocka_unit_test_teardown(unchanged_price_not_flagged, shop_ledger_holds),

@@ -224,6 +224,31 @@ static void short_lines_listed_and_nothing_taken(void **state)
 	json_decref(body);
 }
 
+static void withdrawn_line_blocks_checkout(void **state)
+{
+	struct shop_actor guest;
+	struct http_reply reply;
+	json_t *body = shop_checkout_body("retirado@example.es"), *problem, *details;
+	uint64_t kept = shop_fixture_variant("Chal Sigue", 2200, 5);
+	uint64_t withdrawn = shop_fixture_variant("Chal Retirado", 2300, 5);
+
+	(void)state;
+	guest_with_cart(&guest, kept, 1);
+	json_decref(shop_cart_add(&shop.node, &guest, withdrawn, 1));
+	shop_product_active_set(&shop.node, &shop.admin, withdrawn, false);
+	shop_checkout(&shop.node, &guest, "retirado-1", body, &reply);
+	assert_int_equal(reply.status, 422);
+	problem = shop_reply_json(&reply);
+	assert_string_equal(json_string_value(json_object_get(problem, "type")), "/problems/variant_unavailable");
+	details = json_object_get(problem, "details");
+	assert_int_equal(json_array_size(details), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(details, 0), "variant_id")), withdrawn);
+	assert_int_equal(shop_variant_stock(&shop.node, &shop.admin, kept), 5);
+	json_decref(problem);
+	http_reply_free(&reply);
+	json_decref(body);
+}
+
 static void order_keeps_line_snapshot(void **state)
 {
 	struct shop_actor guest;
@@ -386,6 +411,7 @@ int main(void)
 		cmocka_unit_test_teardown(missing_key_gets_428, shop_ledger_holds),
 		cmocka_unit_test_teardown(malformed_key_gets_400, shop_ledger_holds),
 		cmocka_unit_test_teardown(short_lines_listed_and_nothing_taken, shop_ledger_holds),
+		cmocka_unit_test_teardown(withdrawn_line_blocks_checkout, shop_ledger_holds),
 		cmocka_unit_test_teardown(order_keeps_line_snapshot, shop_ledger_holds),
 		cmocka_unit_test_teardown(empty_cart_gets_422, shop_ledger_holds),
 		cmocka_unit_test_teardown(invalid_postal_code_gets_400, shop_ledger_holds),
