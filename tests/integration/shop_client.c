@@ -315,22 +315,31 @@ void shop_stock_adjust(struct jkd_node *node, const struct shop_actor *admin, ui
 	json_decref(body);
 }
 
-void shop_price_set(struct jkd_node *node, const struct shop_actor *admin, uint64_t variant_id, int64_t price_minor)
+/* Reads the resource at path for its version, then sends body as a PATCH guarded by that version. */
+static void patch_at_current_version(struct jkd_node *node, const struct shop_actor *admin, const char *path,
+				     const json_t *body)
 {
 	struct http_reply reply;
-	char path[96], if_match[64];
-	json_t *variant = variant_read(node, admin, variant_id);
-	json_t *body = json_pack("{s:I}", "price", (json_int_t)price_minor);
+	char if_match[64];
+	json_t *current = shop_call(node, admin, "GET", path, NULL, 200);
 
-	snprintf(path, sizeof(path), "/api/v1/admin/variants/%llu", (unsigned long long)variant_id);
 	snprintf(if_match, sizeof(if_match), "If-Match: \"%lld\"\r\n",
-		 (long long)json_integer_value(json_object_get(variant, "version")));
+		 (long long)json_integer_value(json_object_get(current, "version")));
 	shop_request(node, admin, "PATCH", path, if_match, body, &reply);
 	if (reply.status != 200)
 		fail_msg("PATCH %s: expected 200, got %d: %s", path, reply.status, reply.body);
 	http_reply_free(&reply);
+	json_decref(current);
+}
+
+void shop_price_set(struct jkd_node *node, const struct shop_actor *admin, uint64_t variant_id, int64_t price_minor)
+{
+	char path[96];
+	json_t *body = json_pack("{s:I}", "price", (json_int_t)price_minor);
+
+	snprintf(path, sizeof(path), "/api/v1/admin/variants/%llu", (unsigned long long)variant_id);
+	patch_at_current_version(node, admin, path, body);
 	json_decref(body);
-	json_decref(variant);
 }
 
 struct shop_fixture shop;
@@ -372,22 +381,14 @@ uint64_t shop_fixture_variant(const char *name, int64_t price_minor, int64_t sto
 void shop_product_active_set(struct jkd_node *node, const struct shop_actor *admin, uint64_t variant_id,
 			     bool active)
 {
-	struct http_reply reply;
-	char path[96], if_match[64];
-	json_t *variant = variant_read(node, admin, variant_id), *product;
+	char path[96];
+	json_t *variant = variant_read(node, admin, variant_id);
 	json_t *body = json_pack("{s:b}", "active", active);
 
 	snprintf(path, sizeof(path), "/api/v1/admin/products/%lld",
 		 (long long)json_integer_value(json_object_get(variant, "product_id")));
-	product = shop_call(node, admin, "GET", path, NULL, 200);
-	snprintf(if_match, sizeof(if_match), "If-Match: \"%lld\"\r\n",
-		 (long long)json_integer_value(json_object_get(product, "version")));
-	shop_request(node, admin, "PATCH", path, if_match, body, &reply);
-	if (reply.status != 200)
-		fail_msg("PATCH %s: expected 200, got %d: %s", path, reply.status, reply.body);
-	http_reply_free(&reply);
+	patch_at_current_version(node, admin, path, body);
 	json_decref(body);
-	json_decref(product);
 	json_decref(variant);
 }
 
