@@ -3,9 +3,9 @@
  * /api/v1/admin): categories, products, variants, stock, bulk changes,
  * images and the audit log.
  *
- * Handlers validate the request, naming the field at fault, and propose a
- * command carrying the admin and the time; apply checks everything that
- * depends on the state. Products and variants carry a version: GET sends
+ * Handlers validate the request and name the field at fault. Then they
+ * propose a command that carries the admin and the time, and apply checks
+ * everything that depends on the state. Products and variants carry a version: GET sends
  * it as ETag "<version>", and PUT and PATCH require it in If-Match (428
  * without, 412 naming the current version when stale). No product or
  * variant route writes stock; stock changes only through .../stock and
@@ -24,7 +24,7 @@
 #define PAGE_DEFAULT 50
 #define PRODUCT_PAGE_MAX 100
 
-/* How a body field is checked and packed into a command. */
+/* Kinds of body field, each with its own check and packing into a command. */
 enum field_kind {
 	FIELD_TEXT,      /* one line */
 	FIELD_MULTILINE, /* newlines and tabs allowed */
@@ -467,10 +467,10 @@ static json_t *product_page_json(struct store *store, struct kv_txn *txn, uint64
 {
 	unsigned char after_key[8];
 	struct kv_cursor *cursor;
-	struct kv_val key, val, total;
+	struct kv_val key, val;
 	struct catalog_product product;
 	json_t *products = json_array();
-	uint64_t last = 0;
+	uint64_t last = 0, total;
 
 	key_put_u64(after_key, after);
 	*err = kv_scan_begin(txn, store->products, NULL, 0, after_key, after > 0 ? sizeof(after_key) : 0, &cursor);
@@ -493,9 +493,12 @@ static json_t *product_page_json(struct store *store, struct kv_txn *txn, uint64
 		json_decref(products);
 		return NULL;
 	}
-	*err = kv_get(txn, store->counters, "catalog_products_total", 22, &total);
-	return json_pack("{s:o, s:I, s:o}", "products", products, "total",
-			 (json_int_t)(*err == KV_OK && total.len == 8 ? key_get_u64(total.data) : 0), "next_after",
+	*err = catalog_products_total(store, txn, &total);
+	if (*err != KV_OK) {
+		json_decref(products);
+		return NULL;
+	}
+	return json_pack("{s:o, s:I, s:o}", "products", products, "total", (json_int_t)total, "next_after",
 			 json_array_size(products) == limit ? json_integer((json_int_t)last) : json_null());
 }
 
@@ -916,7 +919,9 @@ static bool percent_read(struct http_request *req, json_t *body, int64_t *percen
 	double scaled = percent * 100, rest;
 	const char *rule_name;
 
-	*percent_bp = percent > -100 && percent <= 1000 ? (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5) : 0;
+	*percent_bp = 0;
+	if (percent > -100 && percent <= 1000)
+		*percent_bp = (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
 	rest = scaled - (double)*percent_bp;
 	if (!json_is_number(json_object_get(body, "percent")) || *percent_bp == 0 || *percent_bp <= -10000 ||
 	    rest > 1e-6 || rest < -1e-6) {

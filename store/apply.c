@@ -291,6 +291,21 @@ enum kv_err store_next_id(struct store *store, struct kv_txn *txn, const char *n
 	return err;
 }
 
+enum kv_err store_counter_get(struct store *store, struct kv_txn *txn, const char *name, uint64_t *out)
+{
+	struct kv_val val;
+	enum kv_err err = kv_get(txn, store->counters, name, strlen(name), &val);
+
+	*out = 0;
+	if (err == KV_NOT_FOUND)
+		return KV_OK;
+	if (err == KV_OK && val.len != 8)
+		return KV_BAD_RECORD;
+	if (err == KV_OK)
+		*out = key_get_u64(val.data);
+	return err;
+}
+
 enum kv_err store_result_json(struct repl_result *result, int status, json_t *json)
 {
 	char *text = NULL;

@@ -109,6 +109,9 @@ struct store {
 /* Takes the next value of the counter name (starting at 1) in txn. */
 enum kv_err store_next_id(struct store *store, struct kv_txn *txn, const char *name, uint64_t *out);
 
+/* Reads the counter name without changing it: 0 if it was never set. */
+enum kv_err store_counter_get(struct store *store, struct kv_txn *txn, const char *name, uint64_t *out);
+
 /*
  * Sets result to status with data json serialised compactly (stolen; NULL
  * gives no data). Returns KV_NO_MEMORY if serialising failed.

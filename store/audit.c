@@ -78,21 +78,6 @@ static json_t *entry_json(uint64_t seq, const void *data, size_t len, enum kv_er
 	return json;
 }
 
-static enum kv_err audit_total(struct store *store, struct kv_txn *txn, uint64_t *total)
-{
-	struct kv_val val;
-	enum kv_err err = kv_get(txn, store->counters, COUNTER, strlen(COUNTER), &val);
-
-	*total = 0;
-	if (err == KV_NOT_FOUND)
-		return KV_OK;
-	if (err == KV_OK && val.len != 8)
-		return KV_BAD_RECORD;
-	if (err == KV_OK)
-		*total = key_get_u64(val.data);
-	return err;
-}
-
 json_t *audit_page_json(struct store *store, struct kv_txn *txn, uint64_t before, size_t limit, enum kv_err *err)
 {
 	json_t *entries = json_array();
@@ -100,7 +85,7 @@ json_t *audit_page_json(struct store *store, struct kv_txn *txn, uint64_t before
 	unsigned char key[8];
 	struct kv_val val;
 
-	*err = audit_total(store, txn, &total);
+	*err = store_counter_get(store, txn, COUNTER, &total);
 	if (entries == NULL || *err != KV_OK)
 		goto fail;
 	seq = before == 0 || before > total + 1 ? total + 1 : before;

@@ -1,9 +1,9 @@
 /*
  * Audit log of admin changes: table audit, sequence number -> {user, email,
  * command, action, target, summary, at}. Each admin command carries its
- * actor (user id and email) and the time the proposing node stamped, and
- * its apply appends the entry in the same transaction as the change, so the
- * log holds exactly the changes that happened, on every replica alike.
+ * actor (user id and email) and the time the proposing node stamped. Its
+ * apply appends the entry in the same transaction as the change, so the log
+ * contains exactly the changes that happened, the same on every replica.
  *
  * Sequence numbers come from the counter "audit" and have no gaps: a
  * command that fails is rolled back together with its counter increment.

@@ -66,6 +66,9 @@ enum kv_err catalog_product_refresh(struct store *store, struct kv_txn *txn, uin
 /* Writes the product_views entries of product_id from its current records. */
 enum kv_err catalog_render(struct store *store, struct kv_txn *txn, uint64_t product_id);
 
+/* Reads how many products exist (a counter kept by the product commands). */
+enum kv_err catalog_products_total(struct store *store, struct kv_txn *txn, uint64_t *total);
+
 /* Sets result to STORE_BAD_COMMAND: the proposer encoded a command apply cannot read. */
 enum kv_err catalog_bad_command(struct repl_result *result);
 

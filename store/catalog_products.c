@@ -4,8 +4,8 @@
  * A product update carries only the fields the admin changed, and apply
  * merges them into the stored record, so two admins editing different
  * fields never undo each other's work once the version check let them in.
- * No product or variant command writes stock: a variant keeps the stock of
- * its stored record whatever the command says (see the stock rule in
+ * No product or variant command writes stock. A variant keeps the stock of
+ * its stored record whatever the command contains (see the stock rule in
  * catalog.h).
  */
 #include "store/catalog_internal.h"
@@ -28,17 +28,19 @@ static const char *const product_fields[] = {
 static enum kv_err counter_add(struct store *store, struct kv_txn *txn, const char *name, int64_t delta)
 {
 	unsigned char bytes[8];
-	struct kv_val val;
-	uint64_t value = 0;
-	enum kv_err err = kv_get(txn, store->counters, name, strlen(name), &val);
+	uint64_t value;
+	enum kv_err err = store_counter_get(store, txn, name, &value);
 
-	if (err == KV_OK && val.len == sizeof(bytes))
-		value = key_get_u64(val.data);
-	else if (err != KV_NOT_FOUND)
-		return err == KV_OK ? KV_BAD_RECORD : err;
+	if (err != KV_OK)
+		return err;
 	value = delta < 0 && value < (uint64_t)-delta ? 0 : value + (uint64_t)delta;
 	key_put_u64(bytes, value);
 	return kv_put(txn, store->counters, name, strlen(name), bytes, sizeof(bytes));
+}
+
+enum kv_err catalog_products_total(struct store *store, struct kv_txn *txn, uint64_t *total)
+{
+	return store_counter_get(store, txn, PRODUCTS_TOTAL_COUNTER, total);
 }
 
 /*

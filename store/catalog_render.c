@@ -131,7 +131,7 @@ static json_t *category_json(struct store *store, struct kv_txn *txn, uint64_t c
 	if (category_id == 0)
 		return json_null();
 	*err = catalog_category_path(store, txn, category_id, ids, CATALOG_CATEGORY_DEPTH_MAX, &count);
-	/* A category deleted under its product cannot happen (delete checks), but must not break rendering. */
+	/* Category delete is refused while products remain, so a missing one means damage; render without it. */
 	if (*err == KV_NOT_FOUND)
 		*err = KV_OK;
 	path = json_array();
@@ -144,7 +144,7 @@ static json_t *category_json(struct store *store, struct kv_txn *txn, uint64_t c
 	return json_pack("{s:I, s:o}", "id", (json_int_t)category_id, "path", path);
 }
 
-/* What the variants add up to, for the list card. */
+/* Totals over a product's variants, for the list card. */
 struct variant_summary {
 	json_t *variants;
 	json_t *colors;           /* of available variants */

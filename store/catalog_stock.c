@@ -376,7 +376,11 @@ static enum kv_err bulk_price_entry(struct store *store, struct kv_txn *txn, uin
 	return catalog_variant_put(store, txn, &variant);
 }
 
-/* Collects the variant ids of the percentage mode: variant_ids plus every variant of product_ids. */
+/*
+ * Collects the variant ids of the percentage mode: variant_ids plus every
+ * variant of product_ids. ids has room for CATALOG_BULK_MAX plus one
+ * product's variants, so *too_many is set once the count passes the limit.
+ */
 static enum kv_err percent_targets(struct store *store, struct kv_txn *txn, const struct rec *command, uint64_t *ids,
 				   size_t *count, bool *too_many)
 {
@@ -385,25 +389,22 @@ static enum kv_err percent_targets(struct store *store, struct kv_txn *txn, cons
 	size_t found;
 
 	*count = 0;
-	*too_many = false;
 	if (variant_ids == NULL || variant_ids->type != MSGPACK_OBJECT_ARRAY || product_ids == NULL ||
 	    product_ids->type != MSGPACK_OBJECT_ARRAY)
 		return KV_BAD_RECORD;
-	for (uint32_t i = 0; i < variant_ids->via.array.size && !*too_many; i++) {
+	for (uint32_t i = 0; i < variant_ids->via.array.size && *count <= CATALOG_BULK_MAX; i++) {
 		if (variant_ids->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 			return KV_BAD_RECORD;
-		*too_many = *count == CATALOG_BULK_MAX;
-		if (!*too_many)
-			ids[(*count)++] = variant_ids->via.array.ptr[i].via.u64;
+		ids[(*count)++] = variant_ids->via.array.ptr[i].via.u64;
 	}
-	for (uint32_t i = 0; i < product_ids->via.array.size && !*too_many && err == KV_OK; i++) {
+	for (uint32_t i = 0; i < product_ids->via.array.size && *count <= CATALOG_BULK_MAX && err == KV_OK; i++) {
 		if (product_ids->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 			return KV_BAD_RECORD;
 		err = catalog_link_members(store, txn, CATALOG_LINK_PRODUCT_VARIANT, product_ids->via.array.ptr[i].via.u64,
-					   0, ids + *count, CATALOG_BULK_MAX - *count, &found);
+					   0, ids + *count, CATALOG_VARIANTS_MAX, &found);
 		*count += found;
-		*too_many = *count == CATALOG_BULK_MAX && i + 1 < product_ids->via.array.size;
 	}
+	*too_many = *count > CATALOG_BULK_MAX;
 	return err;
 }
 
@@ -430,7 +431,7 @@ enum kv_err catalog_apply_bulk_price(struct store *store, struct kv_txn *txn, co
 {
 	struct bulk_price bulk = {.prices = rec_get(command, "prices")};
 	struct touched *touched = calloc(1, sizeof(*touched));
-	uint64_t *ids = calloc(CATALOG_BULK_MAX, sizeof(*ids));
+	uint64_t *ids = calloc(CATALOG_BULK_MAX + CATALOG_VARIANTS_MAX, sizeof(*ids));
 	json_t *errors = json_array(), *changed = json_array();
 	size_t count = 0;
 	bool too_many = false;

@@ -1,7 +1,7 @@
 /*
  * Image checks (see images.h) and the apply functions of the image
- * commands. The bytes of an image live in its record in table images; the
- * product's views list its images by URL, so adding or deleting one
+ * commands. The bytes of an image are stored in its record in table images.
+ * The product's views list its images by URL, so adding or deleting one
  * re-renders the product.
  */
 #include "store/images.h"
@@ -50,7 +50,7 @@ static bool png_check(const unsigned char *data, size_t len, struct image_info *
 	return memcmp(data + len - sizeof(png_iend), png_iend, sizeof(png_iend)) == 0;
 }
 
-/* A start-of-frame marker: SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC). */
+/* A start-of-frame marker: SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC), as in ITU-T T.81, table B.1. */
 static bool jpeg_is_sof(unsigned char marker)
 {
 	return marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;

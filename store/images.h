@@ -1,10 +1,11 @@
 /*
  * Product image checks: the content of an upload, not its name or its
  * declared type, decides whether it is a JPEG, PNG or WebP image. Each
- * format is checked by its magic bytes and by its structure (PNG: the
- * IHDR chunk first and IEND last; JPEG: SOI, well-formed segments up to a
- * frame header, EOI at the end; WebP: a RIFF header whose size matches and
- * a VP8, VP8L or VP8X chunk), and the dimensions are read on the way.
+ * format is checked by its magic bytes and by its structure, and the
+ * dimensions are read on the way:
+ *   PNG   the IHDR chunk first and IEND last;
+ *   JPEG  SOI, well-formed segments up to a frame header, EOI at the end;
+ *   WebP  a RIFF header whose size matches, then a VP8, VP8L or VP8X chunk.
  */
 #ifndef JKD_STORE_IMAGES_H
 #define JKD_STORE_IMAGES_H
@@ -27,7 +28,7 @@ struct image_info {
 	uint32_t height;
 };
 
-/* Identifies and checks data; returns IMAGE_INVALID if it is none of the three formats, or damaged. */
+/* Identifies and checks data; returns IMAGE_INVALID unless it is an undamaged image of one of the three formats. */
 enum image_format image_identify(const unsigned char *data, size_t len, struct image_info *out);
 
 /* "image/jpeg", "image/png", "image/webp", or NULL for IMAGE_INVALID. */

@@ -161,7 +161,7 @@ uint64_t create_product(struct catalog_node *c, const char *slug, const char *ex
 {
 	char json[4096];
 
-	/* Active unless extra says otherwise. */
+	/* Active unless extra sets "active". */
 	snprintf(json, sizeof(json), "{\"slug\":\"%s\",\"name\":\"Camiseta %s\",\"gender\":\"mujer\",\"type\":\"ropa\"%s%s%s}",
 		 slug, slug, strstr(extra, "\"active\"") == NULL ? ",\"active\":true" : "", extra[0] != '\0' ? "," : "",
 		 extra);

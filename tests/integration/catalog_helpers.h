@@ -51,9 +51,9 @@ uint64_t reply_etag_version(const struct http_reply *reply);
 uint64_t create_category(struct catalog_node *c, const char *slug, const char *name, uint64_t parent_id);
 
 /*
- * Creates a ropa product with slug and the extra JSON members in extra
- * (such as "\"brand\":\"JKD\"", or "" for none), active unless extra sets
- * "active"; returns its id.
+ * Creates a ropa product with slug and the extra JSON members in extra,
+ * such as "\"brand\":\"JKD\"" or "" for none. The product is active
+ * unless extra sets "active". Returns its id.
  */
 uint64_t create_product(struct catalog_node *c, const char *slug, const char *extra);
 

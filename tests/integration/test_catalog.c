@@ -633,6 +633,81 @@ static void category_rename_updates_product_view(void **state)
 	http_reply_free(&reply);
 }
 
+static void category_move_rejects_cycle(void **state)
+{
+	uint64_t top = create_category(&catalog, "mover-arriba", "Arriba", 0);
+	uint64_t middle = create_category(&catalog, "mover-medio", "Medio", top);
+	uint64_t other = create_category(&catalog, "mover-otra", "Otra", 0);
+	struct http_reply reply;
+	char path[64], json[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "/api/v1/admin/categories/%llu", (unsigned long long)top);
+	snprintf(json, sizeof(json), "{\"slug\":\"mover-arriba\",\"name\":\"Arriba\",\"parent_id\":%llu}",
+		 (unsigned long long)middle);
+	admin_send("PUT", path, 0, json, &reply);
+	assert_problem_field(&reply, 422, "parent_id");
+	http_reply_free(&reply);
+
+	/* Moving the middle category under another one takes it out of its old parent. */
+	snprintf(path, sizeof(path), "/api/v1/admin/categories/%llu", (unsigned long long)middle);
+	snprintf(json, sizeof(json), "{\"slug\":\"mover-medio\",\"name\":\"Medio\",\"parent_id\":%llu}",
+		 (unsigned long long)other);
+	admin_send("PUT", path, 0, json, &reply);
+	assert_int_equal(reply.status, 200);
+	http_reply_free(&reply);
+	snprintf(path, sizeof(path), "/api/v1/admin/categories/%llu", (unsigned long long)top);
+	admin_send("DELETE", path, 0, NULL, &reply);
+	assert_int_equal(reply.status, 204);
+	http_reply_free(&reply);
+}
+
+static void product_category_change_frees_old(void **state)
+{
+	uint64_t before = create_category(&catalog, "cambio-antes", "Antes", 0);
+	uint64_t after = create_category(&catalog, "cambio-despues", "Después", 0);
+	uint64_t id;
+	struct http_reply reply;
+	char path[64], json[64];
+
+	(void)state;
+	snprintf(json, sizeof(json), "\"category_id\":%llu", (unsigned long long)before);
+	id = create_product(&catalog, "camiseta-cambio", json);
+	product_path(path, sizeof(path), id);
+	snprintf(json, sizeof(json), "{\"category_id\":%llu}", (unsigned long long)after);
+	admin_send("PATCH", path, 1, json, &reply);
+	assert_int_equal(reply.status, 200);
+	http_reply_free(&reply);
+
+	get_public("/api/v1/products/camiseta-cambio", NULL, &reply);
+	assert_non_null(strstr(reply.body, "\"name\":\"Después\""));
+	http_reply_free(&reply);
+	snprintf(path, sizeof(path), "/api/v1/admin/categories/%llu", (unsigned long long)before);
+	admin_send("DELETE", path, 0, NULL, &reply);
+	assert_int_equal(reply.status, 204);
+	http_reply_free(&reply);
+	snprintf(path, sizeof(path), "/api/v1/admin/categories/%llu", (unsigned long long)after);
+	admin_send("DELETE", path, 0, NULL, &reply);
+	assert_problem_field(&reply, 409, "id");
+	http_reply_free(&reply);
+}
+
+static void variant_sku_change_frees_old_sku(void **state)
+{
+	uint64_t id = create_product(&catalog, "camiseta-sku-cambio", "");
+	uint64_t variant_id = create_variant(&catalog, id, "SKU-VIEJO", "M", "Azul", 1000, 1);
+	struct http_reply reply;
+	char path[64];
+
+	(void)state;
+	variant_path(path, sizeof(path), variant_id);
+	admin_send("PATCH", path, 1, "{\"sku\":\"sku-nuevo\"}", &reply);
+	assert_int_equal(reply.status, 200);
+	assert_int_equal(reply_etag_version(&reply), 2);
+	http_reply_free(&reply);
+	create_variant(&catalog, id, "SKU-VIEJO", "L", "Azul", 1000, 1);
+}
+
 static void product_delete_frees_slug_and_sku(void **state)
 {
 	uint64_t id = create_product(&catalog, "camiseta-borrada", "");
@@ -706,6 +781,9 @@ int main(void)
 		cmocka_unit_test(category_delete_refused_while_used),
 		cmocka_unit_test(category_tree_lists_children),
 		cmocka_unit_test(category_rename_updates_product_view),
+		cmocka_unit_test(category_move_rejects_cycle),
+		cmocka_unit_test(product_category_change_frees_old),
+		cmocka_unit_test(variant_sku_change_frees_old_sku),
 		cmocka_unit_test(product_delete_frees_slug_and_sku),
 		cmocka_unit_test(calzado_has_eu_size_guide),
 	};

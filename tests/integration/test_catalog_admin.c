@@ -14,13 +14,7 @@
 #include <cmocka.h>
 
 #include "tests/integration/catalog_helpers.h"
-
-static const unsigned char png_1x1[] = {
-	0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
-	0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00,
-	0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0x60, 0xf8, 0x5f, 0x0f, 0x00, 0x02, 0x87, 0x01, 0x80,
-	0xeb, 0x47, 0xba, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
-};
+#include "tests/sample_images.h"
 
 /* One admin request of the matrix. */
 struct admin_call {
@@ -82,18 +76,27 @@ static size_t calls_build(const struct fixture *f, struct admin_call *calls)
 
 static void call_send(const struct admin_call *call, const char *auth, struct http_reply *reply)
 {
+	const char *content_type = "";
+	const void *body = call->body;
+	size_t body_len = call->body != NULL ? strlen(call->body) : 0;
 	char headers[512];
 
-	snprintf(headers, sizeof(headers), "%s%s%s", auth != NULL ? auth : "", call->if_match != NULL ? call->if_match : "",
-		 call->image ? "Content-Type: image/png\r\n" : call->body != NULL ? "Content-Type: application/json\r\n" : "");
-	http_request(catalog.node.port, call->method, call->path, headers, call->image ? (const void *)png_1x1 : call->body,
-		     call->image ? sizeof(png_1x1) : call->body != NULL ? strlen(call->body) : 0, reply);
+	if (call->image) {
+		content_type = "Content-Type: image/png\r\n";
+		body = png_1x1;
+		body_len = sizeof(png_1x1);
+	} else if (call->body != NULL) {
+		content_type = "Content-Type: application/json\r\n";
+	}
+	snprintf(headers, sizeof(headers), "%s%s%s", auth != NULL ? auth : "",
+		 call->if_match != NULL ? call->if_match : "", content_type);
+	http_request(catalog.node.port, call->method, call->path, headers, body, body_len, reply);
 }
 
 static void fixture_make(struct fixture *f)
 {
 	struct http_reply reply;
-	char headers[512];
+	char path[128], headers[512];
 
 	f->category = create_category(&catalog, "matriz-cat", "Matriz", 0);
 	f->spare_category = create_category(&catalog, "matriz-sobra", "Sobra", 0);
@@ -101,13 +104,9 @@ static void fixture_make(struct fixture *f)
 	f->spare_product = create_product(&catalog, "matriz-sobra", "");
 	f->variant = create_variant(&catalog, f->product, "MATRIZ-M", "M", "Azul", 1000, 1);
 	f->spare_variant = create_variant(&catalog, f->product, "MATRIZ-S", "S", "Azul", 1000, 1);
-	snprintf(headers, sizeof(headers), "/api/v1/admin/products/%llu/images", (unsigned long long)f->product);
-	{
-		char all[512];
-
-		snprintf(all, sizeof(all), "%sContent-Type: image/png\r\n", catalog.admin);
-		http_request(catalog.node.port, "POST", headers, all, png_1x1, sizeof(png_1x1), &reply);
-	}
+	snprintf(path, sizeof(path), "/api/v1/admin/products/%llu/images", (unsigned long long)f->product);
+	snprintf(headers, sizeof(headers), "%sContent-Type: image/png\r\n", catalog.admin);
+	http_request(catalog.node.port, "POST", path, headers, png_1x1, sizeof(png_1x1), &reply);
 	assert_int_equal(reply.status, 201);
 	f->image = (uint64_t)reply_integer(&reply, "id");
 	http_reply_free(&reply);
