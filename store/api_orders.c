@@ -17,7 +17,8 @@
  * user (0 for a guest), email, key (the idempotency key), address (map of
  * the shipping address strings), payment, at, and expected_total when the
  * client sent it.
- * State change fields: number, state, admin, user, guest_cart (optional), at.
+ * State change fields: number, state, admin, user, guest_cart (optional), at,
+ * and for an admin the audit actor's by and by_email.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "common/log.h"
 #include "store/accounts.h"
 #include "store/api.h"
+#include "store/audit.h"
 #include "store/cart.h"
 #include "store/codec.h"
 #include "store/orders.h"
@@ -410,24 +412,29 @@ static void handle_order_get(struct http_request *req)
 		respond_order(req, &viewer);
 }
 
+/* Proposes a state change; admin_email is set for an admin, whose change goes to the audit log. */
 static void propose_state_change(struct http_request *req, const struct order_viewer *actor,
-				 enum order_state state)
+				 const char *admin_email, enum order_state state)
 {
 	struct rec_writer w;
 	struct buf command;
 	uint64_t number;
+	uint32_t fields = 5 + (actor->has_guest_cart ? 1 : 0) + (admin_email != NULL ? AUDIT_ACTOR_FIELDS - 1 : 0);
 
 	if (!api_path_id(req, "number", &number))
 		return;
 	buf_init(&command, 1024);
-	rec_begin(&w, &command, ORDERS_STATE_CHANGE, 1, actor->has_guest_cart ? 6 : 5);
+	rec_begin(&w, &command, ORDERS_STATE_CHANGE, 1, fields);
 	rec_put_u64(&w, "number", number);
 	rec_put_cstr(&w, "state", order_state_name(state));
 	rec_put_bool(&w, "admin", actor->admin);
 	rec_put_u64(&w, "user", actor->user_id);
 	if (actor->has_guest_cart)
 		rec_put_bin(&w, "guest_cart", actor->guest_cart, sizeof(actor->guest_cart));
-	rec_put_u64(&w, "at", api_now_ms());
+	if (admin_email != NULL)
+		audit_actor_pack(&w, actor->user_id, admin_email, api_now_ms());
+	else
+		rec_put_u64(&w, "at", api_now_ms());
 	if (rec_end(&w) != 0)
 		command.failed = true;
 	api_propose(req, &command, 200, NULL);
@@ -439,7 +446,7 @@ static void handle_order_cancel(struct http_request *req)
 	struct order_viewer viewer;
 
 	if (viewer_read(req, true, &viewer))
-		propose_state_change(req, &viewer, ORDER_CANCELADA);
+		propose_state_change(req, &viewer, NULL, ORDER_CANCELADA);
 }
 
 static void handle_admin_orders(struct http_request *req)
@@ -483,7 +490,7 @@ static void handle_admin_order_state(struct http_request *req)
 	if (api_string(req, body, "state", true, 1, 16, false, &name)) {
 		state = order_state_parse(name);
 		if (state != 0)
-			propose_state_change(req, &actor, state);
+			propose_state_change(req, &actor, who.email, state);
 		else
 			http_respond_problem(req, 400, "invalid_field", "state",
 					     "The field state must be pendiente, pagada, enviada, entregada or cancelada.");

@@ -25,6 +25,8 @@
  * Record: cart {lines: [{variant, quantity, price}], updated_at}, where
  * price is the unit price in minor units at the line's last add and
  * updated_at is stamped in milliseconds by the proposing node.
+ * NOTE: guest carts are deleted only by checkout or a merge; nothing yet
+ * removes abandoned ones, although updated_at is kept for such a sweep.
  */
 #ifndef JKD_STORE_CART_H
 #define JKD_STORE_CART_H

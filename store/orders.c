@@ -10,10 +10,12 @@
  */
 #include "store/orders.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/i18n.h"
+#include "store/audit.h"
 #include "store/cart.h"
 #include "store/catalog.h"
 #include "store/codec.h"
@@ -398,7 +400,12 @@ static enum kv_err order_result(struct repl_result *result, json_t *order, bool 
 				 json_pack("{s:o, s:b}", "order", order_public(order), "replayed", replayed));
 }
 
-/* Returns the first order of the checkout's idempotency key, if there is one, as the result. */
+/*
+ * Returns the first order of the checkout's idempotency key, if there is
+ * one, as the result. NOTE: the new request's address and payment are not
+ * compared with the first one's, so a reused key with other data still
+ * returns the first order.
+ */
 static enum kv_err idempotent_replay(struct store *store, struct kv_txn *txn, const struct checkout *c,
 				    struct repl_result *result, bool *replayed)
 {
@@ -663,6 +670,8 @@ static bool state_change_read(const struct rec *cmd, struct state_change *s)
 	memcpy(name, state, state_len);
 	name[state_len] = '\0';
 	s->to = order_state_parse(name);
+	if (s->actor.admin && !audit_actor_read(cmd, &(struct audit_actor){0}))
+		return false;
 	if (rec_get_bin(cmd, "guest_cart", &hash, &hash_len) && hash_len == sizeof(s->actor.guest_cart)) {
 		memcpy(s->actor.guest_cart, hash, hash_len);
 		s->actor.has_guest_cart = true;
@@ -690,6 +699,19 @@ static enum kv_err stock_restore(struct store *store, struct kv_txn *txn, json_t
 			break;
 	}
 	return err;
+}
+
+/* Appends an admin's state change to the audit log, as "<from> -> <to>". */
+static enum kv_err state_change_audit(struct store *store, struct kv_txn *txn, const struct rec *cmd,
+				      const struct state_change *s, enum order_state from)
+{
+	struct audit_actor actor;
+	char summary[64];
+
+	if (!s->actor.admin || !audit_actor_read(cmd, &actor))
+		return KV_OK;
+	snprintf(summary, sizeof(summary), "%s -> %s", state_names[from], state_names[s->to]);
+	return audit_append(store, txn, &actor, ORDERS_STATE_CHANGE, "order.state", s->number, summary);
 }
 
 /* Moves the order's indexes and counts from state from to s->to and records the change in the order. */
@@ -749,6 +771,8 @@ static enum kv_err apply_state_change(struct store *store, struct kv_txn *txn, c
 							 "to", state_names[s.to]));
 	}
 	err = order_move(store, txn, &s, from, order);
+	if (err == KV_OK)
+		err = state_change_audit(store, txn, cmd, &s, from);
 	if (err != KV_OK) {
 		json_decref(order);
 		return err;

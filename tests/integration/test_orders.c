@@ -105,6 +105,24 @@ static void order_goes_through_every_state(void **state)
 	assert_string_equal(order_state(number), "entregada");
 }
 
+static void admin_state_change_audited(void **state)
+{
+	struct shop_actor guest = {0};
+	json_int_t number = order_place(&guest, shop_fixture_variant("Camiseta Auditada", 1500, 5), 1);
+	json_t *audit, *entry;
+
+	(void)state;
+	assert_int_equal(state_set(number, "pagada"), 200);
+	audit = shop_call(&shop.node, &shop.admin, "GET", "/api/v1/admin/audit", NULL, 200);
+	entry = json_array_get(json_object_get(audit, "entries"), 0);
+	assert_string_equal(json_string_value(json_object_get(entry, "action")), "order.state");
+	assert_int_equal(json_integer_value(json_object_get(entry, "target")), number);
+	assert_string_equal(json_string_value(json_object_get(entry, "summary")), "pendiente -> pagada");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(entry, "who"), "user_id")),
+			 shop.admin.user_id);
+	json_decref(audit);
+}
+
 static void invalid_transitions_get_409(void **state)
 {
 	struct shop_actor guest = {0};
@@ -373,6 +391,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(order_goes_through_every_state, shop_ledger_holds),
+		cmocka_unit_test_teardown(admin_state_change_audited, shop_ledger_holds),
 		cmocka_unit_test_teardown(invalid_transitions_get_409, shop_ledger_holds),
 		cmocka_unit_test_teardown(unknown_state_gets_400, shop_ledger_holds),
 		cmocka_unit_test_teardown(cancel_restores_stock_once, shop_ledger_holds),
