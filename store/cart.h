@@ -14,9 +14,9 @@
  * - every line has 1 to CART_QUANTITY_MAX units and a cart has at most
  *   CART_LINES_MAX lines;
  * - an add or a quantity change never leaves a line above the variant's
- *   stock at that moment: the quantity is lowered and the response says so
- *   in the line's notice ("quantity_clamped"). Stock can still fall later,
- *   which the cart shows ("insufficient_stock") and checkout refuses;
+ *   stock at that moment. The quantity is lowered, and the line's notice
+ *   in the response reports it ("quantity_clamped"). Stock can still fall
+ *   later, which the cart shows ("insufficient_stock") and checkout rejects;
  * - the cart always shows current prices. Each line stores the unit price
  *   of its last add, and the view flags lines whose price changed since.
  *
