@@ -667,7 +667,7 @@ enum kv_err catalog_apply(struct store *store, struct kv_txn *txn, uint64_t inde
 	size_t slot = type - STORE_COMMANDS_CATALOG;
 
 	(void)index;
-	/* CATALOG_IMPORT has no handler yet, so it is refused like any unknown type. */
+	/* CATALOG_IMPORT has no handler yet, so it is rejected like any unknown type. */
 	if (type < STORE_COMMANDS_CATALOG || slot >= sizeof(handlers) / sizeof(handlers[0]) || handlers[slot] == NULL)
 		return catalog_bad_command(result);
 	return handlers[slot](store, txn, command, result);

@@ -10,6 +10,11 @@
  * The hash is of the stored bytes, so equal content gives an equal ETag on
  * every replica. Rendering reads only the transaction, like all of apply.
  * The admin JSON of a product is made here too, from the same pieces.
+ *
+ * The public JSON lists every variant, out-of-stock ones with "available":
+ * false. Its "colors" and "tallas", like the card's, are those of
+ * available variants, and "price_from" is the lowest price among them
+ * (among all variants when none is available).
  */
 #include "store/catalog_internal.h"
 
@@ -131,7 +136,7 @@ static json_t *category_json(struct store *store, struct kv_txn *txn, uint64_t c
 	if (category_id == 0)
 		return json_null();
 	*err = catalog_category_path(store, txn, category_id, ids, CATALOG_CATEGORY_DEPTH_MAX, &count);
-	/* Category delete is refused while products remain, so a missing one means damage; render without it. */
+	/* Category delete is rejected while products remain, so a missing one means damage; render without it. */
 	if (*err == KV_NOT_FOUND)
 		*err = KV_OK;
 	path = json_array();

@@ -1,6 +1,6 @@
 /*
  * Small valid images for the tests. The PNG (1x1) and the two WebP files
- * (1x1, lossy and lossless) are well-known minimal files; the JPEG is an
+ * (1x1, lossy and lossless) are well-known minimal files. The JPEG is an
  * 8x8 grey baseline image built by hand: one quantisation table, one-code
  * Huffman tables, and a scan whose only bits are "DC difference 0, end of
  * block".

@@ -6,6 +6,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -553,7 +554,7 @@ static void invalid_variant_prices_rejected(void **state)
 	http_reply_free(&reply);
 }
 
-static void category_delete_refused_while_used(void **state)
+static void category_delete_rejected_while_used(void **state)
 {
 	uint64_t parent = create_category(&catalog, "hombre-borrar", "Hombre", 0);
 	uint64_t child = create_category(&catalog, "calzado-borrar", "Calzado", parent);
@@ -754,6 +755,94 @@ static void calzado_has_eu_size_guide(void **state)
 	http_reply_free(&reply);
 }
 
+/*
+ * Reads one RFC 4180 field of f into out (quotes removed, "" unescaped);
+ * returns the character after it: ',' or '\n', or EOF.
+ */
+static int csv_field(FILE *f, char *out, size_t out_size)
+{
+	size_t len = 0;
+	bool quoted = false;
+	int ch = fgetc(f);
+
+	if (ch == '"') {
+		quoted = true;
+		ch = fgetc(f);
+	}
+	for (; ch != EOF; ch = fgetc(f)) {
+		if (quoted && ch == '"') {
+			ch = fgetc(f);
+			if (ch != '"') {
+				quoted = false;
+				if (ch == ',' || ch == '\n' || ch == EOF)
+					break;
+			}
+		} else if (!quoted && (ch == ',' || ch == '\n')) {
+			break;
+		}
+		assert_true(len + 1 < out_size);
+		out[len++] = (char)ch;
+	}
+	out[len] = '\0';
+	return ch;
+}
+
+#define PRESTASHOP_CSV "/work/shared/data/spanish/prestashop_fashion_es_products.csv"
+#define PRESTASHOP_COLUMNS 6
+
+/*
+ * The Spanish products of the PrestaShop fashion demo: accented names and
+ * HTML descriptions come back byte for byte, and the file's two repeated
+ * slugs (link_rewrite) are rejected the second time.
+ */
+static void prestashop_products_round_trip(void **state)
+{
+	static char fields[PRESTASHOP_COLUMNS][4096];
+	FILE *f = fopen(PRESTASHOP_CSV, "r");
+	struct http_reply reply;
+	size_t created = 0, rejected = 0;
+
+	(void)state;
+	if (f == NULL)
+		fail_msg("cannot open %s", PRESTASHOP_CSV);
+	for (size_t i = 0; i < PRESTASHOP_COLUMNS; i++)
+		csv_field(f, fields[i], sizeof(fields[i]));
+	while (csv_field(f, fields[0], sizeof(fields[0])) != EOF) {
+		char path[160], *body;
+		json_t *product, *view;
+
+		for (size_t i = 1; i < PRESTASHOP_COLUMNS; i++)
+			csv_field(f, fields[i], sizeof(fields[i]));
+		/* Columns: id, name, description_short_html, description_html, link_rewrite, available_now. */
+		product = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "slug", fields[4], "name", fields[1], "description",
+				    fields[3], "gender", "mujer", "type", "ropa", "active", 1);
+		body = json_dumps(product, JSON_COMPACT);
+		admin_send("POST", "/api/v1/admin/products", 0, body, &reply);
+		free(body);
+		json_decref(product);
+		if (reply.status == 409) {
+			rejected++;
+			http_reply_free(&reply);
+			continue;
+		}
+		assert_int_equal(reply.status, 201);
+		http_reply_free(&reply);
+		created++;
+
+		snprintf(path, sizeof(path), "/api/v1/products/%.100s", fields[4]);
+		get_public(path, NULL, &reply);
+		assert_int_equal(reply.status, 200);
+		view = reply_json(&reply);
+		assert_string_equal(json_string_value(json_object_get(view, "name")), fields[1]);
+		assert_string_equal(json_string_value(json_object_get(view, "description")), fields[3]);
+		json_decref(view);
+		http_reply_free(&reply);
+	}
+	fclose(f);
+	assert_int_equal(created, 5);
+	assert_int_equal(rejected, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -778,7 +867,7 @@ int main(void)
 		cmocka_unit_test(bulk_stock_all_or_nothing),
 		cmocka_unit_test(invalid_fields_named_in_problem),
 		cmocka_unit_test(invalid_variant_prices_rejected),
-		cmocka_unit_test(category_delete_refused_while_used),
+		cmocka_unit_test(category_delete_rejected_while_used),
 		cmocka_unit_test(category_tree_lists_children),
 		cmocka_unit_test(category_rename_updates_product_view),
 		cmocka_unit_test(category_move_rejects_cycle),
@@ -786,6 +875,7 @@ int main(void)
 		cmocka_unit_test(variant_sku_change_frees_old_sku),
 		cmocka_unit_test(product_delete_frees_slug_and_sku),
 		cmocka_unit_test(calzado_has_eu_size_guide),
+		cmocka_unit_test(prestashop_products_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, catalog_group_setup, catalog_group_teardown);

@@ -1,7 +1,7 @@
 /*
  * Catalog admin routes against the real jkd binary: who may call them
  * (anonymous 401, customer 403, admin 2xx, and nothing changes on a
- * refusal), the audit log of admin changes, and the language of errors.
+ * rejection), the audit log of admin changes, and the language of errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -122,7 +122,7 @@ static void admin_routes_need_admin_role(void **state)
 	(void)state;
 	fixture_make(&f);
 	count = calls_build(&f, calls);
-	/* Refusals first: if any of them changed something, the If-Match versions below would not match. */
+	/* Rejections first: if any of them changed something, the If-Match versions below would not match. */
 	for (size_t i = 0; i < count; i++) {
 		call_send(&calls[i], NULL, &reply);
 		if (reply.status != 401)
@@ -195,7 +195,7 @@ static void audit_page_size_is_bounded(void **state)
 	http_reply_free(&reply);
 }
 
-static void refused_change_leaves_no_audit_entry(void **state)
+static void rejected_change_leaves_no_audit_entry(void **state)
 {
 	struct http_reply reply;
 	json_int_t total;
@@ -245,7 +245,7 @@ int main(void)
 		cmocka_unit_test(admin_routes_need_admin_role),
 		cmocka_unit_test(audit_lists_changes_newest_first),
 		cmocka_unit_test(audit_page_size_is_bounded),
-		cmocka_unit_test(refused_change_leaves_no_audit_entry),
+		cmocka_unit_test(rejected_change_leaves_no_audit_entry),
 		cmocka_unit_test(errors_spanish_unless_english_asked),
 	};
 
