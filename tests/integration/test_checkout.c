@@ -37,7 +37,12 @@ struct race_client {
 	json_int_t order_number;
 };
 
-/* Worker of a race: waits for the others, checks out once and keeps the status. */
+/*
+ * Worker of a race: waits for the others, checks out once and keeps the
+ * status. Checks happen on the main thread after the join. NOTE: the
+ * harness fails the test from this thread only if it cannot connect, and
+ * cmocka does not support failing from another thread.
+ */
 static void *race_checkout(void *arg)
 {
 	struct race_client *client = arg;
