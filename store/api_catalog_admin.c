@@ -10,6 +10,29 @@
  * without, 412 naming the current version when stale). No product or
  * variant route writes stock; stock changes only through .../stock and
  * /bulk/stock (see the stock rule in catalog.h).
+ *
+ * Routes, all under /api/v1/admin:
+ *   POST   /categories                  {slug, name, parent_id?, position?}
+ *   PUT    /categories/{id}             the same fields; moving under itself is rejected
+ *   DELETE /categories/{id}             409 while it has subcategories or products
+ *   GET    /products?after=&limit=      id order, with total and next_after
+ *   POST   /products                    {slug, name, gender, type, description?, brand?,
+ *                                        material?, care?, tags?, active?, category_id?}
+ *   GET    /products/{id}               with variants (stock, version) and images
+ *   PUT    /products/{id}               every field (absent optional ones reset), If-Match
+ *   PATCH  /products/{id}               only the fields sent, If-Match
+ *   DELETE /products/{id}               with its variants and images; If-Match optional
+ *   POST   /products/{id}/variants      {sku, talla, color, price, compare_at_price?, stock?}
+ *   POST   /products/{id}/images?color= the raw JPEG, PNG or WebP bytes
+ *   GET    /variants/{id}
+ *   PUT    /variants/{id}               {sku, talla, color, price, compare_at_price?}, If-Match
+ *   PATCH  /variants/{id}               the same fields, only those sent, If-Match
+ *   DELETE /variants/{id}
+ *   POST   /variants/{id}/stock         {delta} or {set, expected}
+ *   POST   /bulk/prices                 see handle_bulk_price()
+ *   POST   /bulk/stock                  {adjustments: [{variant_id, delta} or {variant_id, set, expected}]}
+ *   DELETE /images/{id}
+ *   GET    /audit?before=&limit=        newest first, with total and next_before
  */
 #include "store/api_catalog_internal.h"
 

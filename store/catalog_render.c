@@ -229,8 +229,9 @@ static enum kv_err product_parts_add(struct store *store, struct kv_txn *txn, ui
 	summary->variants = json_array();
 	summary->colors = json_array();
 	summary->tallas = json_array();
-	if (summary->variants == NULL || summary->colors == NULL || summary->tallas == NULL ||
-	    json_object_set_new(json, "variants", summary->variants) != 0)
+	/* json owns the variants from here on, even when setting fails. */
+	if (json_object_set_new(json, "variants", summary->variants) != 0 || summary->colors == NULL ||
+	    summary->tallas == NULL)
 		return KV_NO_MEMORY;
 	err = catalog_variants_each(store, txn, product_id, variant_visit, summary);
 	if (err != KV_OK)
