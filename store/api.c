@@ -175,8 +175,9 @@ bool api_path_id(struct http_request *req, const char *name, uint64_t *out)
 		value = value * 10 + (uint64_t)(param->value[i] - '0');
 	}
 	if (param == NULL || i == 0 || i != param->value_len || value == 0 || value > INT64_MAX) {
-		http_respond_problem(req, 400, "invalid_field", name, "The path segment %s must be a whole number from 1 to %lld.",
-				     name, (long long)INT64_MAX);
+		http_respond_problem(req, 400, "invalid_field", name,
+				     "The path segment %s must be a whole number from 1 to %lld.", name,
+				     (long long)INT64_MAX);
 		return false;
 	}
 	*out = value;
