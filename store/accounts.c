@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/i18n.h"
+#include "store/cart.h"
 #include "store/codec.h"
 
 #define SCHEMA_VERSION 1
@@ -225,6 +226,17 @@ static enum kv_err sessions_delete_all(struct store *store, struct kv_txn *txn, 
 	return err;
 }
 
+/* Merges the guest cart named by the command's guest_cart, if it has one, into user_id's cart. */
+static enum kv_err guest_cart_merge(struct store *store, struct kv_txn *txn, const struct rec *cmd, uint64_t user_id)
+{
+	const void *hash;
+	size_t len;
+
+	if (!rec_get_bin(cmd, "guest_cart", &hash, &len) || len != TOKEN_HASH_BYTES)
+		return KV_OK;
+	return cart_merge_guest(store, txn, hash, user_id);
+}
+
 static enum kv_err apply_register(struct store *store, struct kv_txn *txn, const struct rec *cmd,
 				  struct repl_result *result)
 {
@@ -260,6 +272,8 @@ static enum kv_err apply_register(struct store *store, struct kv_txn *txn, const
 		err = kv_put(txn, store->users_by_email, user.email, strlen(user.email), id_bytes, sizeof(id_bytes));
 	if (err == KV_OK && session != NULL && session->type == MSGPACK_OBJECT_MAP)
 		err = session_put(store, txn, user.id, session);
+	if (err == KV_OK)
+		err = guest_cart_merge(store, txn, cmd, user.id);
 	if (err != KV_OK)
 		return err;
 	return store_result_json(result, STORE_OK, json_pack("{s:o}", "user", accounts_user_json(&user)));
@@ -300,6 +314,8 @@ static enum kv_err apply_session_create(struct store *store, struct kv_txn *txn,
 		return KV_OK;
 	}
 	err = session_put(store, txn, user.id, session);
+	if (err == KV_OK)
+		err = guest_cart_merge(store, txn, cmd, user.id);
 	if (err != KV_OK)
 		return err;
 	return store_result_json(result, STORE_OK, json_pack("{s:o}", "user", accounts_user_json(&user)));

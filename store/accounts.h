@@ -12,6 +12,8 @@
  * Records:
  *   user    {email, name, role ("customer"|"admin"), hash, created_at, password_changed_at}
  *   session {user, csrf, created_at, expires_at}
+ * Register and login commands may carry guest_cart, the SHA-256 of a guest
+ * cart token: apply then merges that cart into the user's (cart.h).
  * Times are milliseconds since the Unix epoch, stamped by the proposing node.
  */
 #ifndef JKD_STORE_ACCOUNTS_H
@@ -77,6 +79,12 @@ enum kv_err accounts_user_hash(struct store *store, struct kv_txn *txn, uint64_t
 
 /* Finds the user id of a normalised email. Returns KV_OK or KV_NOT_FOUND. */
 enum kv_err accounts_user_by_email(struct store *store, struct kv_txn *txn, const char *email, uint64_t *user_id);
+
+/*
+ * Normalises an email (trimmed, ASCII letters in lower case) into out and
+ * checks its form. Returns false if it is not an address.
+ */
+bool accounts_email_normalise(const char *in, char *out, size_t out_size);
 
 /* Returns {"id", "email", "name", "role"} of user (new reference). */
 json_t *accounts_user_json(const struct accounts_user *user);

@@ -171,8 +171,28 @@ bool api_boolean(struct http_request *req, json_t *obj, const char *field, bool 
 	return true;
 }
 
-/* Finds the value of cookie name in the Cookie header; returns its length or 0. */
-static size_t cookie_find(struct http_request *req, const char *name, const char **value)
+bool api_path_id(struct http_request *req, const char *name, uint64_t *out)
+{
+	const struct http_param *param = http_param_get(req, name);
+	uint64_t value = 0;
+	size_t i;
+
+	for (i = 0; param != NULL && i < param->value_len && i < 19; i++) {
+		if (param->value[i] < '0' || param->value[i] > '9')
+			break;
+		value = value * 10 + (uint64_t)(param->value[i] - '0');
+	}
+	if (param == NULL || i == 0 || i != param->value_len || value == 0 || value > INT64_MAX) {
+		http_respond_problem(req, 400, "invalid_field", name,
+				     "The path segment %s must be a whole number from 1 to %lld.", name,
+				     (long long)INT64_MAX);
+		return false;
+	}
+	*out = value;
+	return true;
+}
+
+size_t api_cookie_get(const struct http_request *req, const char *name, const char **value)
 {
 	size_t len, name_len = strlen(name);
 	const char *header = http_header_get(req, "Cookie", &len);
@@ -208,7 +228,7 @@ static size_t token_find(struct http_request *req, const char **token, bool *by_
 		return len - 7;
 	}
 	*by_cookie = true;
-	return cookie_find(req, API_SESSION_COOKIE, token);
+	return api_cookie_get(req, API_SESSION_COOKIE, token);
 }
 
 static bool method_changes_state(enum http_method method)
@@ -342,6 +362,23 @@ void api_respond_failure(struct http_request *req, enum repl_err err, const stru
 	http_respond_problem_with(req, http_status_of(result->status), NULL, code, field,
 				  i18n_text(req->lang, message), json_incref(data));
 	json_decref(data);
+}
+
+json_t *api_result_json(struct http_request *req, enum repl_err err, uint64_t index,
+			const struct repl_result *result)
+{
+	json_t *json;
+
+	if (err != REPL_OK || result->status != STORE_OK) {
+		api_respond_failure(req, err, result);
+		return NULL;
+	}
+	json = result->data != NULL ? json_loadb(result->data, result->len, 0, NULL) : NULL;
+	if (json == NULL) {
+		log_error("command_result_invalid", "rid=%s index=%llu", req->request_id, (unsigned long long)index);
+		http_respond_problem(req, 500, "internal", NULL, "The response could not be encoded.");
+	}
+	return json;
 }
 
 void api_done_default(struct http_request *req, enum repl_err err, uint64_t index, struct repl_result *result)

@@ -65,6 +65,15 @@ bool api_integer(struct http_request *req, json_t *obj, const char *field, bool 
 		 int64_t max, int64_t *out);
 bool api_boolean(struct http_request *req, json_t *obj, const char *field, bool required, bool *out);
 
+/*
+ * Reads path parameter name as an id (a decimal number from 1 to 2^63 - 1).
+ * Responds 400 naming the parameter and returns false if it is not one.
+ */
+bool api_path_id(struct http_request *req, const char *name, uint64_t *out);
+
+/* Finds the value of cookie name in the Cookie header; returns its length, or 0 if absent. */
+size_t api_cookie_get(const struct http_request *req, const char *name, const char **value);
+
 /* Counts the characters of valid UTF-8, or returns -1 if s is not valid or has control characters. */
 long api_utf8_chars(const char *s, size_t len, bool allow_newlines);
 
@@ -87,6 +96,14 @@ void api_done_default(struct http_request *req, enum repl_err err, uint64_t inde
 
 /* Responds with the problem for a failed command (err != REPL_OK or a non-OK status). */
 void api_respond_failure(struct http_request *req, enum repl_err err, const struct repl_result *result);
+
+/*
+ * Parses the JSON result of a command for a done callback that edits it
+ * before responding (new reference). If the command failed or its result
+ * does not parse, responds with the problem and returns NULL.
+ */
+json_t *api_result_json(struct http_request *req, enum repl_err err, uint64_t index,
+			const struct repl_result *result);
 
 /* Current wall-clock time in milliseconds since the Unix epoch (never used inside apply). */
 uint64_t api_now_ms(void);

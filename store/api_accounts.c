@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "store/accounts.h"
 #include "store/api.h"
+#include "store/cart.h"
 #include "store/codec.h"
 
 #define PASSWORD_MIN_CHARS 10
@@ -50,6 +51,8 @@ struct auth_job {
 	char address[64];
 	uint64_t user_id;
 	uint64_t password_changed_at_ms;
+	bool has_guest_cart; /* login and register merge the guest cart of this token hash */
+	unsigned char guest_cart[32];
 };
 
 /* The token made for a new session, kept until the response is sent. */
@@ -68,11 +71,7 @@ static struct node *node_of(struct http_request *req)
 	return ((struct node_worker *)req->worker_data)->node;
 }
 
-/*
- * Normalises an email in place (trimmed, ASCII letters in lower case) and
- * checks its form. Returns false if it is not an address.
- */
-static bool email_normalise(const char *in, char *out, size_t out_size)
+bool accounts_email_normalise(const char *in, char *out, size_t out_size)
 {
 	size_t len = strlen(in), start = 0, at = 0, ats = 0;
 
@@ -244,7 +243,7 @@ static void finish_register(struct auth_job *job, bool with_session)
 	bool admin = job->kind == AUTH_ADMIN_CREATE;
 
 	buf_init(&command, 64 * 1024);
-	rec_begin(&w, &command, ACCOUNTS_REGISTER, 1, with_session ? 6 : 5);
+	rec_begin(&w, &command, ACCOUNTS_REGISTER, 1, (with_session ? 6 : 5) + (job->has_guest_cart ? 1 : 0));
 	rec_put_cstr(&w, "email", job->email);
 	rec_put_cstr(&w, "name", job->name);
 	rec_put_cstr(&w, "hash", job->new_hash);
@@ -252,6 +251,8 @@ static void finish_register(struct auth_job *job, bool with_session)
 	rec_put_u64(&w, "created_at", api_now_ms());
 	if (s != NULL)
 		session_pack(&w, s);
+	if (job->has_guest_cart)
+		rec_put_bin(&w, "guest_cart", job->guest_cart, sizeof(job->guest_cart));
 	if (rec_end(&w) != 0 || (with_session && s == NULL))
 		command.failed = true;
 	propose_with_session(req, &command, 201, s);
@@ -276,13 +277,15 @@ static void finish_login(struct auth_job *job)
 	ratelimit_reset(&node->login_by_account, job->email);
 	s = session_new(node);
 	buf_init(&command, 4096);
-	rec_begin(&w, &command, ACCOUNTS_SESSION_CREATE, 1, 3);
+	rec_begin(&w, &command, ACCOUNTS_SESSION_CREATE, 1, job->has_guest_cart ? 4 : 3);
 	rec_put_u64(&w, "user", job->user_id);
 	rec_put_u64(&w, "password_changed_at", job->password_changed_at_ms);
 	if (s != NULL)
 		session_pack(&w, s);
 	else
 		rec_put_cstr(&w, "session", NULL);
+	if (job->has_guest_cart)
+		rec_put_bin(&w, "guest_cart", job->guest_cart, sizeof(job->guest_cart));
 	if (rec_end(&w) != 0 || s == NULL)
 		command.failed = true;
 	propose_with_session(req, &command, 200, s);
@@ -433,7 +436,7 @@ static bool registration_read(struct http_request *req, json_t *body, struct aut
 	    !api_string(req, body, "password", true, 0, PASSWORD_MAX_CHARS * 4, false, &password) ||
 	    !api_string(req, body, "name", true, 1, ACCOUNTS_NAME_MAX_CHARS, false, &name))
 		return false;
-	if (!email_normalise(email, job->email, sizeof(job->email))) {
+	if (!accounts_email_normalise(email, job->email, sizeof(job->email))) {
 		http_respond_problem(req, 400, "invalid_email", "email",
 				     "Invalid email address: expected a form like nombre@dominio.es.");
 		return false;
@@ -466,6 +469,8 @@ static void handle_register(struct http_request *req)
 		job_free(job);
 		job = NULL;
 	}
+	if (job != NULL)
+		job->has_guest_cart = cart_token_hash(req, false, job->guest_cart);
 	json_decref(body);
 	if (job != NULL)
 		job_start(job, loop_of(req));
@@ -534,7 +539,7 @@ static void handle_login(struct http_request *req)
 	if (job == NULL || !api_string(req, body, "email", true, 1, ACCOUNTS_EMAIL_MAX, false, &email) ||
 	    !api_string(req, body, "password", true, 1, PASSWORD_MAX_CHARS * 4, false, &password))
 		goto fail;
-	if (!email_normalise(email, job->email, sizeof(job->email)))
+	if (!accounts_email_normalise(email, job->email, sizeof(job->email)))
 		snprintf(job->email, sizeof(job->email), "%s", "invalid");
 	address_of(req, address, sizeof(address));
 	if (!login_allowed(req, address, job->email))
@@ -542,6 +547,7 @@ static void handle_login(struct http_request *req)
 	ratelimit_hit(&node_of(req)->login_by_address, address, api_now_ms());
 	snprintf(job->password, sizeof(job->password), "%s", password);
 	job->verify = true;
+	job->has_guest_cart = cart_token_hash(req, false, job->guest_cart);
 	if (!job_load_user(req, job))
 		goto fail;
 	json_decref(body);

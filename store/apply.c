@@ -15,8 +15,10 @@
 #include "kv/record.h"
 #include "store/accounts.h"
 #include "store/catalog.h"
+#include "store/cart.h"
 #include "store/codec.h"
 #include "store/search.h"
+#include "store/orders.h"
 
 #define COMMAND_SCHEMA_VERSION 1
 #define RECORD_SCHEMA_VERSION 1
@@ -246,6 +248,8 @@ static const struct {
 } domains[] = {
 	{STORE_COMMANDS_ACCOUNTS, STORE_COMMANDS_CATALOG, accounts_apply},
 	{STORE_COMMANDS_CATALOG, STORE_COMMANDS_CART, catalog_apply},
+	{STORE_COMMANDS_CART, STORE_COMMANDS_ORDERS, cart_apply},
+	{STORE_COMMANDS_ORDERS, STORE_COMMANDS_END, orders_apply},
 };
 
 static enum kv_err apply_shop_command(struct store *store, struct kv_txn *txn, uint64_t index,

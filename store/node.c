@@ -19,6 +19,8 @@
 #include "store/accounts.h"
 #include "store/catalog.h"
 #include "store/search.h"
+#include "store/cart.h"
+#include "store/orders.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
 	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}
@@ -260,7 +262,9 @@ int node_routes_register(struct node *node)
 	    kv_api_register(node->operator_router, node) != 0 ||
 	    accounts_routes_register(node->public_router, node->operator_router, node) != 0 ||
 	    catalog_routes_register(node->public_router, node) != 0 ||
-	    search_routes_register(node->public_router, node) != 0)
+	    search_routes_register(node->public_router, node) != 0 ||
+	    cart_routes_register(node->public_router, node) != 0 ||
+	    orders_routes_register(node->public_router, node) != 0)
 		return -1;
 	return 0;
 }
