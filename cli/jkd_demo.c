@@ -128,6 +128,13 @@ static const struct template templates[] = {
 	 "No mojar.", "Cinturón de piel lisa con hebilla metálica.", "cinturón|piel", "mh"},
 	{"bufanda-lana", "Bufanda de lana", GROUP_ACCESORIOS, DEMO_SHAPE_BAG, 1995, "100 % lana",
 	 "Lavar a mano en agua fría.", "Bufanda larga de lana con flecos.", "bufanda|lana|invierno", "mhn"},
+	{"calcetines-pack", "Calcetines de algodón (pack de 3)", GROUP_ACCESORIOS, DEMO_SHAPE_BAG, 995,
+	 "80 % algodón, 20 % poliamida", "Lavar a máquina a 40 °C.", "Tres pares de calcetines de canalé, suaves y resistentes.",
+	 "calcetines|básico", "mhn"},
+	{"gafas-sol", "Gafas de sol", GROUP_ACCESORIOS, DEMO_SHAPE_BAG, 2995, "Acetato y lentes polarizadas",
+	 "Limpiar con una gamuza.", "Gafas de sol de montura redonda con protección UV400.", "gafas|verano", "mh"},
+	{"top-tirantes", "Top de tirantes", GROUP_ROPA, DEMO_SHAPE_TOP, 1495, "Algodón elástico",
+	 "Lavar a máquina a 30 °C.", "Top de tirantes finos y escote recto, ajustado.", "top|verano", "m"},
 	{"gorra-beisbol", "Gorra de béisbol", GROUP_ACCESORIOS, DEMO_SHAPE_BAG, 1495, "Sarga de algodón",
 	 "Lavar a mano.", "Gorra de seis paneles con cierre regulable.", "gorra|verano", "mhn"},
 };
@@ -174,9 +181,13 @@ static unsigned next_random(struct loader *l)
 	return (l->seed >> 16) & 0x7fff;
 }
 
-/* Sends a request; returns the status, or -1 if the node was unreachable. *body_out (if set) gets the body. */
-static int call(struct loader *l, const char *method, const char *path, const char *type, const void *body,
-		size_t len, json_t **body_out)
+/*
+ * Sends a request; returns the status, or -1 if the node was unreachable.
+ * *body_out (if set) gets the body. Statuses of 300 and above are printed,
+ * except 404 when quiet_404 is set.
+ */
+static int call_checked(struct loader *l, const char *method, const char *path, const char *type, const void *body,
+			size_t len, json_t **body_out, bool quiet_404)
 {
 	char headers[512];
 	struct http_client_response res;
@@ -190,13 +201,19 @@ static int call(struct loader *l, const char *method, const char *path, const ch
 		buf_free(&res.body);
 		return -1;
 	}
-	if (res.status >= 300)
+	if (res.status >= 300 && !(quiet_404 && res.status == 404))
 		fprintf(stderr, "jkd-demo: %s %s respondió %d: %.*s\n", method, path, res.status, (int)res.body.len,
 			res.body.data != NULL ? res.body.data : "");
 	if (body_out != NULL)
 		*body_out = res.body.data != NULL ? json_loadb(res.body.data, res.body.len, 0, NULL) : NULL;
 	buf_free(&res.body);
 	return res.status;
+}
+
+static int call(struct loader *l, const char *method, const char *path, const char *type, const void *body,
+		size_t len, json_t **body_out)
+{
+	return call_checked(l, method, path, type, body, len, body_out, false);
 }
 
 /* Posts json (stolen) to path and returns the "id" of the result, or 0 on failure. */
@@ -301,6 +318,8 @@ static bool picture_upload(struct loader *l, uint64_t product, const struct temp
 
 static bool variants_create(struct loader *l, uint64_t product, const struct template *t, size_t g, int price)
 {
+	/* One product in five is on sale: its compare-at price is the price before a 20 % discount. */
+	int compare_at = l->products % 5 == 0 ? price * 5 / 4 : 0;
 	const char *const *tallas = tallas_for(t->group, genders[g].letter);
 	size_t colour_count = 2 + next_random(l) % 2;
 	size_t first = next_random(l) % (sizeof(colours) / sizeof(colours[0]));
@@ -315,9 +334,12 @@ static bool variants_create(struct loader *l, uint64_t product, const struct tem
 			int stock = next_random(l) % 8 == 0 ? 0 : (int)(next_random(l) % 25) + 1;
 
 			snprintf(sku, sizeof(sku), "JKD-%llu-%zu-%zu", (unsigned long long)product, c, s);
-			if (create(l, path,
-				   json_pack("{s:s, s:s, s:s, s:i, s:i}", "sku", sku, "talla", tallas[s], "color",
-					     colour->name, "price", price, "stock", stock)) == 0)
+			json_t *variant = json_pack("{s:s, s:s, s:s, s:i, s:i}", "sku", sku, "talla", tallas[s], "color",
+						    colour->name, "price", price, "stock", stock);
+
+			if (compare_at > 0)
+				json_object_set_new(variant, "compare_at_price", json_integer(compare_at));
+			if (create(l, path, variant) == 0)
 				return false;
 			l->variants++;
 		}
@@ -335,7 +357,7 @@ static bool product_create(struct loader *l, const struct template *t, size_t g)
 	json_t *body;
 	uint64_t id;
 
-	price = price - price % 5 + (price % 100 == 0 ? 0 : 0);
+	price -= price % 5;
 	snprintf(slug, sizeof(slug), "%s-%s", t->slug, genders[g].api_name);
 	snprintf(name, sizeof(name), "%s%s", t->name, genders[g].suffix);
 	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:I}", "slug", slug, "name", name,
@@ -403,7 +425,7 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 
-	status = call(&l, "GET", "/api/v1/products/camiseta-basica-mujer", NULL, NULL, 0, NULL);
+	status = call_checked(&l, "GET", "/api/v1/products/camiseta-basica-mujer", NULL, NULL, 0, NULL, true);
 	if (status == 200) {
 		printf("El catálogo de demostración ya está cargado.\n");
 		return 0;
