@@ -300,6 +300,8 @@ bool api_authenticate(struct http_request *req, enum api_role min_role, struct a
 					     "session_expired", NULL, "The session has expired or was closed. Log in again.");
 		return false;
 	}
+	snprintf(who->csrf, sizeof(who->csrf), "%s", session.csrf);
+	who->expires_at_ms = session.expires_at_ms;
 	if (who->by_cookie && method_changes_state(req->method) && !csrf_valid(req, &session)) {
 		http_respond_problem(req, 403, "csrf", API_CSRF_HEADER,
 				     "Missing or invalid CSRF token: send the X-CSRF-Token header received at login.");
