@@ -6,19 +6,16 @@
  * Exit codes: 0 success, 1 the node rejected or failed the request, 2 usage
  * error, 3 the node could not be reached.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "cli/http_client.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/i18n.h"
@@ -26,9 +23,8 @@
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
-#define RESPONSE_MAX_BYTES (64u << 20)
+#define RESPONSE_MAX_BYTES HTTP_CLIENT_RESPONSE_MAX_BYTES
 #define PASSWORD_MAX_BYTES 512
-#define TIMEOUT_S 30
 
 struct options {
 	char host[256];
@@ -47,93 +43,31 @@ static const char *tr(const struct options *o, const char *msgid)
 	return i18n_text(o->lang, msgid);
 }
 
-static int connect_node(const struct options *o)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *list, *ai;
-	struct timeval timeout = {.tv_sec = TIMEOUT_S};
-	char port[16];
-	int fd = -1;
-
-	snprintf(port, sizeof(port), "%d", o->port);
-	if (getaddrinfo(o->host, port, &hints, &list) != 0)
-		return -1;
-	for (ai = list; ai != NULL && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(list);
-	return fd;
-}
-
-static bool send_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		data += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* Splits a complete HTTP/1.1 response (the node closes after it) into status and body. */
-static bool response_parse(struct buf *raw, struct response *res)
-{
-	char *end = raw->data != NULL ? strstr(raw->data, "\r\n\r\n") : NULL;
-
-	if (end == NULL || sscanf(raw->data, "HTTP/1.%*d %d", &res->status) != 1)
-		return false;
-	end += 4;
-	buf_init(&res->body, RESPONSE_MAX_BYTES);
-	buf_append(&res->body, end, raw->len - (size_t)(end - raw->data));
-	return !res->body.failed;
-}
-
-/* Sends one request and reads the whole response. Returns 0, or EXIT_UNREACHABLE. */
+/* Sends one request with the token and language headers. Returns 0, or EXIT_UNREACHABLE. */
 static int request(const struct options *o, const char *method, const char *path, const char *content_type,
 		   const void *body, size_t body_len, struct response *res)
 {
-	struct buf raw;
-	char chunk[16384];
-	ssize_t n;
-	int fd = connect_node(o);
-	bool ok;
+	char headers[512];
+	struct http_client_response reply;
+	enum http_client_err err;
 
-	if (fd < 0) {
+	snprintf(headers, sizeof(headers), "Authorization: Bearer %s\r\nAccept-Language: %s\r\n%s%s%s", o->token,
+		 o->lang == I18N_EN ? "en" : "es", content_type != NULL ? "Content-Type: " : "",
+		 content_type != NULL ? content_type : "", content_type != NULL ? "\r\n" : "");
+	err = http_client_request(o->host, o->port, method, path, headers, body, body_len, &reply);
+	if (err == HTTP_CLIENT_UNREACHABLE) {
 		fprintf(stderr, tr(o, "jkdctl: cannot reach the node at %s:%d: %s\n"), o->host, o->port,
 			strerror(errno != 0 ? errno : ECONNREFUSED));
+		buf_free(&reply.body);
 		return EXIT_UNREACHABLE;
 	}
-	buf_init(&raw, RESPONSE_MAX_BYTES);
-	buf_printf(&raw, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n"
-			 "Content-Length: %zu\r\n",
-		   method, path, o->host, o->token, body_len);
-	if (content_type != NULL)
-		buf_printf(&raw, "Content-Type: %s\r\n", content_type);
-	buf_printf(&raw, "Accept-Language: %s\r\n\r\n", o->lang == I18N_EN ? "en" : "es");
-	ok = send_all(fd, raw.data, raw.len) && (body_len == 0 || send_all(fd, body, body_len));
-	buf_reset(&raw);
-	while (ok && (n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
-		ok = buf_append(&raw, chunk, (size_t)n);
-	close(fd);
-	ok = ok && response_parse(&raw, res);
-	buf_free(&raw);
-	if (!ok) {
+	if (err != HTTP_CLIENT_OK) {
 		fprintf(stderr, tr(o, "jkdctl: the node at %s:%d sent no valid response\n"), o->host, o->port);
+		buf_free(&reply.body);
 		return EXIT_UNREACHABLE;
 	}
+	res->status = reply.status;
+	res->body = reply.body;
 	return 0;
 }
 

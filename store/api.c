@@ -183,8 +183,9 @@ bool api_path_id(struct http_request *req, const char *name, uint64_t *out)
 		value = value * 10 + (uint64_t)(param->value[i] - '0');
 	}
 	if (param == NULL || i == 0 || i != param->value_len || value == 0 || value > INT64_MAX) {
-		http_respond_problem(req, 400, "invalid_field", name, "The path segment %s must be a whole number from 1 to %lld.",
-				     name, (long long)INT64_MAX);
+		http_respond_problem(req, 400, "invalid_field", name,
+				     "The path segment %s must be a whole number from 1 to %lld.", name,
+				     (long long)INT64_MAX);
 		return false;
 	}
 	*out = value;
@@ -299,6 +300,8 @@ bool api_authenticate(struct http_request *req, enum api_role min_role, struct a
 					     "session_expired", NULL, "The session has expired or was closed. Log in again.");
 		return false;
 	}
+	snprintf(who->csrf, sizeof(who->csrf), "%s", session.csrf);
+	who->expires_at_ms = session.expires_at_ms;
 	if (who->by_cookie && method_changes_state(req->method) && !csrf_valid(req, &session)) {
 		http_respond_problem(req, 403, "csrf", API_CSRF_HEADER,
 				     "Missing or invalid CSRF token: send the X-CSRF-Token header received at login.");

@@ -29,6 +29,8 @@ struct api_principal {
 	bool by_cookie;                  /* the token came in the session cookie */
 	char email[256];
 	char name[401];
+	char csrf[64];                   /* the session's CSRF token */
+	uint64_t expires_at_ms;          /* the session's expiry */
 };
 
 #define API_SESSION_COOKIE "jkd_session"

@@ -595,6 +595,35 @@ static void handle_logout(struct http_request *req)
 	buf_free(&command);
 }
 
+/*
+ * Sets this node's session cookie for a session the client proves with its
+ * bearer token. The nodes of a cluster are separate origins, so after
+ * logging in on one node the storefront calls this on each other node once,
+ * and the browser then holds an HttpOnly cookie for every node without the
+ * page keeping the token.
+ */
+static void handle_cookie(struct http_request *req)
+{
+	struct api_principal who;
+	uint64_t now = api_now_ms();
+	char headers[512];
+
+	if (!api_authenticate(req, API_ROLE_CUSTOMER, &who))
+		return;
+	if (who.by_cookie) {
+		http_respond_problem(req, 400, "bearer_required", "Authorization",
+				     "Send the session token as \"Authorization: Bearer\" to get a cookie for this node.");
+		return;
+	}
+	snprintf(headers, sizeof(headers),
+		 "Set-Cookie: " API_SESSION_COOKIE "=%.*s; Path=/; Max-Age=%llu; HttpOnly; SameSite=Lax%s\r\n"
+		 "Cache-Control: no-store\r\n",
+		 ACCOUNTS_TOKEN_CHARS, http_header_get(req, "Authorization", NULL) + 7,
+		 (unsigned long long)(who.expires_at_ms > now ? (who.expires_at_ms - now) / 1000 : 0),
+		 node_of(req)->config.cookie_secure ? "; Secure" : "");
+	http_respond_json(req, 200, json_pack("{s:s}", "csrf_token", who.csrf), headers);
+}
+
 static void handle_me(struct http_request *req)
 {
 	struct api_principal who;
@@ -652,6 +681,7 @@ int accounts_routes_register(struct http_router *public_router, struct http_rout
 		{HTTP_METHOD_POST, "/api/v1/auth/login", handle_login, node, AUTH_BODY_MAX_BYTES},
 		{HTTP_METHOD_POST, "/api/v1/auth/logout", handle_logout, node, AUTH_BODY_MAX_BYTES},
 		{HTTP_METHOD_GET, "/api/v1/me", handle_me, node, 0},
+		{HTTP_METHOD_POST, "/api/v1/auth/cookie", handle_cookie, node, AUTH_BODY_MAX_BYTES},
 		{HTTP_METHOD_POST, "/api/v1/me/password", handle_password_change, node, AUTH_BODY_MAX_BYTES},
 	};
 	const struct http_route_def operator_route = {HTTP_METHOD_POST, "/ops/v1/admins", handle_admin_create, node,

@@ -17,8 +17,8 @@
 #include "store/catalog.h"
 #include "store/cart.h"
 #include "store/codec.h"
-#include "store/orders.h"
 #include "store/search.h"
+#include "store/orders.h"
 
 #define COMMAND_SCHEMA_VERSION 1
 #define RECORD_SCHEMA_VERSION 1

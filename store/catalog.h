@@ -13,9 +13,9 @@
  *
  * The stock rule: stock changes only through CATALOG_STOCK_ADJUST,
  * CATALOG_BULK_STOCK and catalog_stock_add(). Editing a product or a variant
- * never writes stock, and a stock change bumps neither the product's nor the
- * variant's version, so an admin saving a product page opened before a sale
- * neither fails nor overwrites the units sold meanwhile.
+ * never writes stock, so a save can never overwrite units sold meanwhile.
+ * Every stock change bumps the product's version, so an admin saving a page
+ * opened before a sale gets 412 with the current version and can reload.
  *
  * Tables (keys with numbers are big-endian u64, "a|b" is a followed by b):
  *   categories       category id -> {slug, name, parent, position}

@@ -63,6 +63,14 @@ enum kv_err catalog_link_members(struct store *store, struct kv_txn *txn, enum c
  */
 enum kv_err catalog_product_refresh(struct store *store, struct kv_txn *txn, uint64_t product_id);
 
+/*
+ * Bumps the version of product_id, then refreshes it like
+ * catalog_product_refresh(). Called after stock or price changes, so a
+ * product page opened before a sale or a bulk change gets 412 on save and
+ * the admin sees what changed.
+ */
+enum kv_err catalog_product_touch(struct store *store, struct kv_txn *txn, uint64_t product_id);
+
 /* Writes the product_views entries of product_id from its current records. */
 enum kv_err catalog_render(struct store *store, struct kv_txn *txn, uint64_t product_id);
 

@@ -79,6 +79,22 @@ static enum kv_err product_write(struct store *store, struct kv_txn *txn, uint64
 	return err;
 }
 
+enum kv_err catalog_product_touch(struct store *store, struct kv_txn *txn, uint64_t product_id)
+{
+	struct catalog_product product;
+	struct rec no_changes = {.body = NULL};
+	enum kv_err err = catalog_product_get(store, txn, product_id, &product);
+
+	if (err != KV_OK)
+		return err;
+	err = product_write(store, txn, product_id, &no_changes, &product.rec, product.created_at_ms,
+			    product.updated_at_ms, product.version + 1);
+	catalog_product_release(&product);
+	if (err != KV_OK)
+		return err;
+	return catalog_product_refresh(store, txn, product_id);
+}
+
 static enum kv_err product_not_found(struct repl_result *result)
 {
 	return store_result_error(result, STORE_NOT_FOUND, "product_not_found", "id",

@@ -2,10 +2,13 @@
  * Apply functions of the stock and bulk price commands, and
  * catalog_stock_add() for other domains (orders); see catalog.h.
  *
- * A stock change never bumps a version: versions guard the fields an admin
- * edits on a page, and stock is not one of them. A bulk price change does
- * bump each variant's version, because a price is such a field and a page
- * opened before the change must not save the old price over it.
+ * Stock is never written by saving a product or a variant page, only by
+ * these adjustments and by orders, so a save can never overwrite units sold
+ * meanwhile. Every stock change (a sale, a cancel, an adjustment) and every
+ * bulk price change also bumps the product's version, so an admin who
+ * saves a page opened before it gets 412 and sees what changed. A bulk
+ * price change bumps each variant's version too, because a price is edited
+ * on the variant.
  *
  * The bulk commands are all or nothing: they write as they go and, if any
  * entry fails, return an error status, which makes the writer discard the
@@ -87,7 +90,7 @@ enum kv_err catalog_stock_add(struct store *store, struct kv_txn *txn, uint64_t 
 		return KV_INVALID;
 	err = catalog_variant_put(store, txn, &variant);
 	if (err == KV_OK)
-		err = catalog_product_refresh(store, txn, variant.product_id);
+		err = catalog_product_touch(store, txn, variant.product_id);
 	if (err == KV_OK && new_stock != NULL)
 		*new_stock = variant.stock;
 	return err;
@@ -148,7 +151,7 @@ enum kv_err catalog_apply_stock_adjust(struct store *store, struct kv_txn *txn, 
 	variant.stock = next;
 	err = catalog_variant_put(store, txn, &variant);
 	if (err == KV_OK)
-		err = catalog_product_refresh(store, txn, variant.product_id);
+		err = catalog_product_touch(store, txn, variant.product_id);
 	snprintf(summary, sizeof(summary), "sku=%s stock=%lld->%lld", variant.sku, (long long)before, (long long)next);
 	if (err == KV_OK)
 		err = audit_append(store, txn, &actor, CATALOG_STOCK_ADJUST, "stock.adjust", variant.id, summary);
@@ -189,7 +192,7 @@ static enum kv_err touched_refresh(struct store *store, struct kv_txn *txn, stru
 
 	touched->count = ids_unique(touched->ids, touched->count);
 	for (size_t i = 0; i < touched->count && err == KV_OK; i++)
-		err = catalog_product_refresh(store, txn, touched->ids[i]);
+		err = catalog_product_touch(store, txn, touched->ids[i]);
 	return err;
 }
 

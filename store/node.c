@@ -18,9 +18,9 @@
 #include "common/log.h"
 #include "store/accounts.h"
 #include "store/catalog.h"
+#include "store/search.h"
 #include "store/cart.h"
 #include "store/orders.h"
-#include "store/search.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
 	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}

@@ -300,6 +300,29 @@ static void admin_route_needs_operator_token(void **state)
 	http_reply_free(&reply);
 }
 
+static void bearer_token_buys_node_cookie(void **state)
+{
+	struct test_session session;
+	struct http_reply reply;
+	char cookie[160], headers[256], csrf[64];
+
+	(void)state;
+	register_customer(&node, "otro-nodo@example.es", "cazadora2026", &session);
+	api_post(&node, "/api/v1/auth/cookie", session.bearer, "{}", &reply);
+	assert_int_equal(reply.status, 200);
+	assert_true(http_reply_header(&reply, "Set-Cookie", cookie, sizeof(cookie)));
+	assert_non_null(strstr(cookie, session.token));
+	assert_non_null(strstr(cookie, "HttpOnly"));
+	json_member(reply.body, "csrf_token", csrf, sizeof(csrf));
+	assert_string_equal(csrf, session.csrf);
+	http_reply_free(&reply);
+
+	snprintf(headers, sizeof(headers), "%sX-CSRF-Token: %s\r\n", session.cookie, session.csrf);
+	api_post(&node, "/api/v1/auth/cookie", headers, "{}", &reply);
+	assert_field(&reply, 400, "Authorization");
+	http_reply_free(&reply);
+}
+
 static void sessions_survive_restart(void **state)
 {
 	struct test_session session;
@@ -349,6 +372,7 @@ int main(void)
 		cmocka_unit_test(password_change_checks_current),
 		cmocka_unit_test(operator_creates_admin),
 		cmocka_unit_test(admin_route_needs_operator_token),
+		cmocka_unit_test(bearer_token_buys_node_cookie),
 		cmocka_unit_test(sessions_survive_restart),
 		cmocka_unit_test(address_limit_gets_429),
 	};

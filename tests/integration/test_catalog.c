@@ -269,11 +269,15 @@ static void missing_if_match_gets_428(void **state)
 /*
  * An admin opens a product (version 1), a sale takes one unit (a stock
  * adjustment by another request), then the admin saves a description
- * change with If-Match 1. Stock changes do not bump the product version,
- * so the save succeeds, and the stock still shows the sale.
+ * change with If-Match 1. The stock change bumped the product version, so
+ * the save gets 412 naming the current version, and the stock still shows
+ * the sale. Saving again with the current version succeeds and still does
+ * not touch the stock.
  */
-static void product_save_keeps_stock_sold_meanwhile(void **state)
+static void product_save_after_sale_gets_412(void **state)
 {
+	static const char page[] = "{\"slug\":\"camiseta-venta\",\"name\":\"Camiseta venta\",\"gender\":\"mujer\","
+				   "\"type\":\"ropa\",\"active\":true,\"description\":\"Algodón orgánico.\"}";
 	uint64_t id = create_product(&catalog, "camiseta-venta", "");
 	uint64_t variant_id = create_variant(&catalog, id, "VENTA-M-GRIS", "M", "Gris", 2500, 10);
 	struct http_reply reply;
@@ -292,14 +296,15 @@ static void product_save_keeps_stock_sold_meanwhile(void **state)
 	assert_int_equal(reply_integer(&reply, "stock"), 9);
 	http_reply_free(&reply);
 
-	admin_send("PUT", path, opened_version,
-		   "{\"slug\":\"camiseta-venta\",\"name\":\"Camiseta venta\",\"gender\":\"mujer\",\"type\":\"ropa\","
-		   "\"active\":true,\"description\":\"Algodón orgánico.\"}",
-		   &reply);
-	assert_int_equal(reply.status, 200);
-	assert_int_equal(reply_etag_version(&reply), 2);
+	admin_send("PUT", path, opened_version, page, &reply);
+	assert_problem_field(&reply, 412, "If-Match");
+	assert_int_equal(reply_integer(&reply, "current_version"), 2);
 	http_reply_free(&reply);
+	assert_int_equal(variant_stock(&catalog, variant_id), 9);
 
+	admin_send("PUT", path, 2, page, &reply);
+	assert_int_equal(reply.status, 200);
+	http_reply_free(&reply);
 	assert_int_equal(variant_stock(&catalog, variant_id), 9);
 }
 
@@ -856,7 +861,7 @@ int main(void)
 		cmocka_unit_test(duplicate_talla_color_gets_409),
 		cmocka_unit_test(stale_version_gets_412),
 		cmocka_unit_test(missing_if_match_gets_428),
-		cmocka_unit_test(product_save_keeps_stock_sold_meanwhile),
+		cmocka_unit_test(product_save_after_sale_gets_412),
 		cmocka_unit_test(variant_edit_rejects_stock_field),
 		cmocka_unit_test(stock_set_wrong_expected_conflicts),
 		cmocka_unit_test(stock_never_below_zero),
