@@ -83,7 +83,7 @@ static void operations_load(void)
 			path_fill(path, current->path, sizeof(current->path));
 		}
 		if (current != NULL && strncmp(line, "      security: ", 16) == 0)
-			snprintf(current->security, sizeof(current->security), "%s", line + 16);
+			snprintf(current->security, sizeof(current->security), "%.63s", line + 16);
 	}
 	fclose(f);
 	assert_true(operation_count > 40);
