@@ -358,7 +358,7 @@ enum kv_err store_result_json(struct repl_result *result, int status, json_t *js
 	result->len = 0;
 	if (json == NULL)
 		return KV_OK;
-	text = json_dumps(json, JSON_COMPACT);
+	text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(json);
 	if (text == NULL)
 		return KV_NO_MEMORY;

@@ -167,7 +167,7 @@ void http_respond(struct http_request *req, const struct http_response *res)
 
 void http_respond_json(struct http_request *req, int status, json_t *json, const char *headers)
 {
-	char *text = json != NULL ? json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *text = json != NULL ? json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10)) : NULL;
 	struct http_response res = {
 		.status = status,
 		.content_type = "application/json",
