@@ -107,6 +107,15 @@ void api_respond_failure(struct http_request *req, enum repl_err err, const stru
 json_t *api_result_json(struct http_request *req, enum repl_err err, uint64_t index,
 			const struct repl_result *result);
 
+/*
+ * Sends body as 200 application/json with an ETag hashed from it and the
+ * given Cache-Control, or 304 if If-None-Match lists that ETag.
+ */
+void api_respond_cacheable(struct http_request *req, const char *body, size_t len, const char *cache_control);
+
+/* Same for json (stolen). */
+void api_respond_json_cacheable(struct http_request *req, json_t *json, const char *cache_control);
+
 /* Current wall-clock time in milliseconds since the Unix epoch (never used inside apply). */
 uint64_t api_now_ms(void);
 

@@ -110,7 +110,7 @@ static void handle_categories(struct http_request *req)
 		catalog_respond_read_error(req, err, NULL);
 		return;
 	}
-	http_respond_json(req, 200, tree, "Cache-Control: public, no-cache\r\n");
+	api_respond_json_cacheable(req, tree, "public, no-cache");
 }
 
 /* Sends the stored view of product_id; the caller ends txn after this returns. */

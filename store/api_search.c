@@ -393,7 +393,6 @@ static enum kv_err listing_read(struct node *node, struct listing *listing, stru
 static void handle_products(struct http_request *req)
 {
 	struct listing *listing = malloc(sizeof(*listing));
-	struct http_response res = {.status = 200, .content_type = "application/json"};
 	struct buf out;
 	enum kv_err err;
 
@@ -407,9 +406,7 @@ static void handle_products(struct http_request *req)
 		if (err != KV_OK) {
 			respond_read_failure(req, err);
 		} else {
-			res.body = out.data;
-			res.body_len = out.len;
-			http_respond(req, &res);
+			api_respond_cacheable(req, out.data, out.len, "public, no-cache");
 		}
 	}
 	buf_free(&out);
@@ -458,7 +455,7 @@ static void handle_suggest(struct http_request *req)
 	kv_read_end(txn);
 	if (err != KV_OK)
 		goto fail;
-	http_respond_json(req, 200, json_pack("{s:O}", "suggestions", suggestions), NULL);
+	api_respond_json_cacheable(req, json_pack("{s:O}", "suggestions", suggestions), "public, no-cache");
 	goto out;
 fail:
 	respond_read_failure(req, err);

@@ -434,10 +434,34 @@ static void suggest_needs_q(void **state)
 	json_decref(reply);
 }
 
+/* Each path gets an ETag, and sending it back gives 304 with no body. */
+static void reads_answer_if_none_match(void **state)
+{
+	static const char *const paths[] = {"/api/v1/products?q=camion", "/api/v1/categories",
+					    "/api/v1/search/suggest?q=cam"};
+	struct http_reply reply;
+	char etag[80], header[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		http_request(shop.node.port, "GET", paths[i], NULL, NULL, 0, &reply);
+		assert_int_equal(reply.status, 200);
+		if (!http_reply_header(&reply, "ETag", etag, sizeof(etag)))
+			fail_msg("GET %s has no ETag", paths[i]);
+		http_reply_free(&reply);
+		snprintf(header, sizeof(header), "If-None-Match: %s\r\n", etag);
+		http_request(shop.node.port, "GET", paths[i], header, NULL, 0, &reply);
+		assert_int_equal(reply.status, 304);
+		assert_int_equal(reply.body_len, 0);
+		http_reply_free(&reply);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(camion_spellings_find_same_products),
+		cmocka_unit_test(reads_answer_if_none_match),
 		cmocka_unit_test(last_word_matches_prefix),
 		cmocka_unit_test(query_words_all_required),
 		cmocka_unit_test(enye_optional_in_query),
