@@ -107,8 +107,7 @@ static void conn_dispatch(struct http_conn *c)
 		http_respond_reject(c);
 		return;
 	}
-	ex->in_handler = true;
-	c->worker->pending_handlers++;
+	http_exchange_handler_begin(ex);
 	ex->req.route->def.handler(&ex->req);
 }
 

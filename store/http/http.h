@@ -29,6 +29,10 @@
  * Shutdown (http_server_stop): every worker closes its listeners, closes idle
  * connections, lets requests in progress finish and be answered (with
  * "Connection: close"), then closes the rest after shutdown_timeout_ms.
+ * Then it calls worker_stop, even if handlers still hold requests. When the
+ * worker's loop has ended, the server frees every request that was never
+ * answered, so after worker_stop returns nothing may call http_respond()
+ * for that worker (see struct http_server_config).
  */
 #ifndef JKD_STORE_HTTP_HTTP_H
 #define JKD_STORE_HTTP_HTTP_H
@@ -99,6 +103,8 @@ struct http_request {
 	void *worker_data;                        /* what worker_start returned */
 	unsigned worker_index;
 	void *user_data;
+	/* Frees user_data if the server frees the request unanswered after a forced shutdown; may be NULL. */
+	void (*user_data_free)(void *user_data);
 	struct http_conn *conn; /* private to the server */
 };
 
@@ -235,7 +241,15 @@ struct http_server_config {
 	unsigned shutdown_timeout_ms;
 	/* Called on each worker thread before it serves; the result becomes req->worker_data. */
 	void *(*worker_start)(uv_loop_t *loop, unsigned worker_index, void *ctx);
-	/* Called on each worker thread after its last request was answered. */
+	/*
+	 * Called on each worker thread after its last request was answered or,
+	 * once shutdown_timeout_ms has passed, with requests still unanswered.
+	 * It must stop every source of later responses (close the inbox that
+	 * delivers write results, say): after it returns, only callbacks that
+	 * are already pending on the worker's loop may still call
+	 * http_respond(), and every request unanswered when the loop ends is
+	 * freed by the server (user_data through user_data_free).
+	 */
 	void (*worker_stop)(void *worker_data, void *ctx);
 	void *ctx;
 };

@@ -157,7 +157,8 @@ struct http_worker {
 	void *worker_data;
 	struct http_conn *conns; /* every connection not yet freed, closing ones included */
 	unsigned conn_count;
-	unsigned pending_handlers; /* requests handed to a handler that has not responded yet */
+	struct http_exchange *handled; /* requests handed to a handler that has not responded yet */
+	unsigned pending_handlers;     /* length of that list */
 	bool stopping;
 	bool forced;
 	bool finished;
@@ -207,7 +208,9 @@ struct http_exchange {
 	size_t header_count;
 	enum http_head_part part;
 	bool headers_complete;
-	bool in_handler;
+	bool in_handler;         /* on worker->handled until http_respond() */
+	struct http_exchange *handled_prev;
+	struct http_exchange *handled_next;
 	uint64_t start_ns;
 	const char *method_name;
 	char allow[96];          /* Allow header value of a 405 */
@@ -255,6 +258,9 @@ void http_conn_begin_shutdown(struct http_conn *conn);
 extern const http_parser_settings http_request_settings;
 struct http_exchange *http_exchange_new(struct http_conn *conn);
 void http_exchange_free(struct http_exchange *ex);
+/* Moves ex onto and off its worker's list of requests a handler holds. */
+void http_exchange_handler_begin(struct http_exchange *ex);
+void http_exchange_handler_end(struct http_exchange *ex);
 void http_respond_reject(struct http_conn *conn);
 
 /* respond.c */

@@ -10,6 +10,7 @@
  */
 #include "store/http/internal.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +352,35 @@ struct http_exchange *http_exchange_new(struct http_conn *c)
 	ex->req.conn = c;
 	c->exchange = ex;
 	return ex;
+}
+
+void http_exchange_handler_begin(struct http_exchange *ex)
+{
+	struct http_worker *w = ex->worker;
+
+	assert(!ex->in_handler);
+	ex->in_handler = true;
+	ex->handled_prev = NULL;
+	ex->handled_next = w->handled;
+	if (w->handled != NULL)
+		w->handled->handled_prev = ex;
+	w->handled = ex;
+	w->pending_handlers++;
+}
+
+void http_exchange_handler_end(struct http_exchange *ex)
+{
+	struct http_worker *w = ex->worker;
+
+	assert(ex->in_handler);
+	if (ex->handled_prev != NULL)
+		ex->handled_prev->handled_next = ex->handled_next;
+	else
+		w->handled = ex->handled_next;
+	if (ex->handled_next != NULL)
+		ex->handled_next->handled_prev = ex->handled_prev;
+	ex->in_handler = false;
+	w->pending_handlers--;
 }
 
 void http_exchange_free(struct http_exchange *ex)

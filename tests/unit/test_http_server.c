@@ -35,6 +35,7 @@
 static int event_pipe[2];
 static atomic_uint workers_started;
 static atomic_uint workers_stopped;
+static atomic_uint user_data_freed;
 
 struct async_job {
 	uv_timer_t timer;
@@ -178,6 +179,21 @@ static void handle_async(struct http_request *req)
 	signal_event('s');
 }
 
+static void user_data_free_counted(void *user_data)
+{
+	free(user_data);
+	atomic_fetch_add(&user_data_freed, 1);
+}
+
+/* Never responds, like a write whose result was dropped at shutdown. */
+static void handle_never(struct http_request *req)
+{
+	req->user_data = malloc(32);
+	assert_non_null(req->user_data);
+	req->user_data_free = user_data_free_counted;
+	signal_event('s');
+}
+
 static void *worker_start(uv_loop_t *loop, unsigned index, void *ctx)
 {
 	struct test_worker *tw = calloc(1, sizeof(*tw));
@@ -217,6 +233,7 @@ static struct http_router *make_router(void)
 		{HTTP_METHOD_POST, "/echo", handle_echo, NULL, 0},
 		{HTTP_METHOD_POST, "/small", handle_echo, NULL, SMALL_BODY_MAX},
 		{HTTP_METHOD_GET, "/async", handle_async, NULL, 0},
+		{HTTP_METHOD_GET, "/never", handle_never, NULL, 0},
 		{HTTP_METHOD_GET, "/items/{id}", handle_item_get, NULL, 0},
 		{HTTP_METHOD_PUT, "/items/{id}", handle_item_put, NULL, 0},
 	};
@@ -244,6 +261,7 @@ static int setup(void **state)
 	drain_events();
 	atomic_store(&workers_started, 0);
 	atomic_store(&workers_stopped, 0);
+	atomic_store(&user_data_freed, 0);
 	f->router = make_router();
 	f->config.workers = 2;
 	f->config.listener_count = 1;
@@ -1217,6 +1235,27 @@ static void stop_timeout_drops_pending_request(void **state)
 	client_free(c);
 }
 
+/* ASan's leak check at exit fails the test if the server keeps the request. */
+static void stop_timeout_frees_unanswered_request(void **state)
+{
+	struct fixture *f = *state;
+	struct client *c;
+	struct response r;
+
+	f->config.shutdown_timeout_ms = 0;
+	start(f);
+	c = client_open(f->port);
+	client_send(c, "GET /never HTTP/1.1\r\nHost: test\r\n\r\n");
+	wait_event('s');
+
+	http_server_stop(f->server);
+	f->server = NULL;
+	assert_int_equal(client_read_response(c, &r, false), -1);
+	assert_int_equal(atomic_load(&user_data_freed), 1);
+	assert_int_equal(atomic_load(&workers_stopped), 2);
+	client_free(c);
+}
+
 /* ---- start-up ---- */
 
 static void port_in_use_fails_start(void **state)
@@ -1383,6 +1422,7 @@ int main(void)
 		SERVER_TEST(client_close_during_async_handler),
 		SERVER_TEST(stop_answers_request_in_flight),
 		SERVER_TEST(stop_timeout_drops_pending_request),
+		SERVER_TEST(stop_timeout_frees_unanswered_request),
 		SERVER_TEST(port_in_use_fails_start),
 		SERVER_TEST(invalid_config_is_rejected),
 		SERVER_TEST(ipv6_loopback_listener),
