@@ -18,7 +18,10 @@
  * Limits, each per listener: header bytes (431), body bytes (413, per route),
  * connections (excess connections get 503 and are closed), header, body and
  * idle timeouts (408 or a silent close when idle). A protocol error gets a
- * 400 problem+json and the connection is closed.
+ * 400 problem+json and the connection is closed. So does framing that a
+ * proxy in front could read differently (a field name that is not a token,
+ * obsolete line folding, a bad Host, a Transfer-Encoding other than
+ * "chunked"): 400, or 501 and 505 for what is valid but not supported.
  *
  * Handlers may respond later (after a write was applied, say): they keep the
  * struct http_request pointer and call http_respond() exactly once, on the
