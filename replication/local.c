@@ -78,7 +78,7 @@ static const char *const repl_messages[] = {
 	[REPL_BUSY] = "proposal queue full",
 	[REPL_STOPPED] = "log writer stopped",
 	[REPL_TOO_LARGE] = "command too large",
-	[REPL_STORAGE_FULL] = "storage full at its maximum map size",
+	[REPL_STORAGE_FULL] = "storage full: the map is at its maximum size or the disk is full",
 	[REPL_STORAGE_ERROR] = "storage error",
 	[REPL_NO_MEMORY] = "out of memory",
 };
@@ -288,6 +288,7 @@ static enum repl_err err_from_kv(enum kv_err err)
 		return REPL_OK;
 	case KV_MAP_FULL:
 	case KV_MAP_FULL_MAX:
+	case KV_NO_SPACE:
 		return REPL_STORAGE_FULL;
 	case KV_NO_MEMORY:
 		return REPL_NO_MEMORY;

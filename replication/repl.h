@@ -27,7 +27,7 @@ enum repl_err {
 	REPL_BUSY,          /* the proposal queue is full: retry later */
 	REPL_STOPPED,       /* the writer is stopping */
 	REPL_TOO_LARGE,     /* command larger than command_max_bytes */
-	REPL_STORAGE_FULL,  /* the map is full at its maximum size */
+	REPL_STORAGE_FULL,  /* the map is full at its maximum size, or the disk is full */
 	REPL_STORAGE_ERROR, /* LMDB failed; see the log */
 	REPL_NO_MEMORY,
 };
