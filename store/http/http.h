@@ -215,7 +215,7 @@ enum http_match http_router_match(const struct http_router *router, enum http_me
 void http_router_each(const struct http_router *router,
 		      void (*visit)(enum http_method method, const char *pattern, void *ctx), void *ctx);
 
-/* Writes request counters by route, method and status, and latency histograms by route. */
+/* Writes request counters by route, method and status, and latency histograms by route and method. */
 void http_router_write_metrics(const struct http_router *router, struct buf *out);
 
 /* Same for several routers (one per listener) on one page, so each metric's HELP and TYPE appear once. */

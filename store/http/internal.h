@@ -53,7 +53,7 @@ struct http_status_slot {
 struct http_route_stats {
 	struct http_status_slot slots[HTTP_STATUS_SLOTS];
 	_Atomic uint64_t overflow[HTTP_METHOD_OTHER + 1]; /* by method, when every slot is taken */
-	struct metrics_histogram latency;
+	struct metrics_histogram latency[HTTP_METHOD_OTHER + 1]; /* by method */
 };
 
 void http_route_stats_record(struct http_route_stats *stats, enum http_method method, int status,

@@ -1690,7 +1690,7 @@ static void metrics_cover_routes_and_connections(void **state)
 	http_router_write_metrics(f->router, &out);
 	assert_non_null(strstr(out.data, "jkd_http_requests_total{listener=\"public\",route=\"/hello\",method=\"GET\",status=\"200\"} 1\n"));
 	assert_non_null(strstr(out.data, "jkd_http_requests_total{listener=\"public\",route=\"unmatched\",method=\"GET\",status=\"404\"} 1\n"));
-	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_count{listener=\"public\",route=\"/hello\"} 1\n"));
+	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_count{listener=\"public\",route=\"/hello\",method=\"GET\"} 1\n"));
 	buf_free(&out);
 	client_free(c);
 }
