@@ -21,6 +21,7 @@
 #define I18N_DOMAIN "jkd"
 
 static bool catalog_loaded;
+static char last_locale_dir[PATH_MAX];
 
 /* The user's LANGUAGE before i18n_init() replaced it, for i18n_from_environment(). */
 static char user_language[64];
@@ -49,11 +50,13 @@ int i18n_init(const char *locale_dir)
 	char dir[PATH_MAX];
 	char probe[PATH_MAX + 64];
 
+	last_locale_dir[0] = '\0';
 	if (locale_dir == NULL) {
 		if (locale_dir_beside_executable(dir, sizeof(dir)) != 0)
 			return -1;
 		locale_dir = dir;
 	}
+	snprintf(last_locale_dir, sizeof(last_locale_dir), "%s", locale_dir);
 	snprintf(probe, sizeof(probe), "%s/es/LC_MESSAGES/" I18N_DOMAIN ".mo", locale_dir);
 	if (access(probe, R_OK) != 0)
 		return -1;
@@ -71,6 +74,11 @@ int i18n_init(const char *locale_dir)
 	bind_textdomain_codeset(I18N_DOMAIN, "UTF-8");
 	catalog_loaded = true;
 	return 0;
+}
+
+const char *i18n_locale_dir(void)
+{
+	return last_locale_dir;
 }
 
 const char *i18n_text(enum i18n_lang lang, const char *msgid)

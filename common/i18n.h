@@ -26,6 +26,13 @@ enum i18n_lang {
  */
 int i18n_init(const char *locale_dir);
 
+/*
+ * Returns the directory the last i18n_init() looked in, so a caller can log
+ * where the catalog is missing. It is "" before the first call and when the
+ * executable's directory could not be found.
+ */
+const char *i18n_locale_dir(void);
+
 /* Returns msgid translated into lang; the result lives as long as the process. */
 const char *i18n_text(enum i18n_lang lang, const char *msgid);
 

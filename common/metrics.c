@@ -2,6 +2,7 @@
 #include "common/metrics.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 
 const uint64_t metrics_latency_bounds_us[METRICS_LATENCY_BUCKETS] = {
 	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000,
@@ -21,7 +22,10 @@ void metrics_histogram_observe(struct metrics_histogram *h, uint64_t value_us)
 void metrics_histogram_write(struct buf *out, const char *name, const char *labels,
 			     const struct metrics_histogram *h)
 {
-	const char *sep = labels[0] != '\0' ? "," : "";
+	bool labelled = labels[0] != '\0';
+	const char *sep = labelled ? "," : "";
+	const char *brace_open = labelled ? "{" : "";
+	const char *brace_close = labelled ? "}" : "";
 	uint64_t cumulative = 0;
 
 	for (size_t i = 0; i < METRICS_LATENCY_BUCKETS; i++) {
@@ -31,9 +35,10 @@ void metrics_histogram_write(struct buf *out, const char *name, const char *labe
 	}
 	cumulative += atomic_load_explicit(&h->buckets[METRICS_LATENCY_BUCKETS], memory_order_relaxed);
 	buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, cumulative);
-	buf_printf(out, "%s_sum{%s} %.6f\n", name, labels,
+	/* A series without labels is written without braces: "name_sum 1.5", not "name_sum{} 1.5". */
+	buf_printf(out, "%s_sum%s%s%s %.6f\n", name, brace_open, labels, brace_close,
 		   (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6);
-	buf_printf(out, "%s_count{%s} %" PRIu64 "\n", name, labels,
+	buf_printf(out, "%s_count%s%s%s %" PRIu64 "\n", name, brace_open, labels, brace_close,
 		   atomic_load_explicit(&h->count, memory_order_relaxed));
 }
 

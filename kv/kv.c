@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,7 +114,7 @@ const char *kv_strerror(enum kv_err err)
 	case KV_TXN_FULL:
 		return "transaction changed too many pages";
 	case KV_CORRUPT:
-		return "database file corrupt or of another version";
+		return "database file corrupt, truncated or of another version";
 	case KV_NO_MEMORY:
 		return "out of memory";
 	case KV_IO:
@@ -122,13 +123,29 @@ const char *kv_strerror(enum kv_err err)
 		return "value is not a well-formed record";
 	case KV_UNSUPPORTED:
 		return "record schema version not supported";
+	case KV_NO_SPACE:
+		return "no space left on the device";
 	}
 	return "unknown kv error";
 }
 
+enum kv_err kv_err_from_errno(int errnum)
+{
+	switch (errnum) {
+	case ENOMEM:
+		return KV_NO_MEMORY;
+	case ENOSPC:
+	case EDQUOT:
+		return KV_NO_SPACE;
+	default:
+		return KV_IO;
+	}
+}
+
 /*
  * Translates an LMDB return code. EINVAL and MDB_BAD_VALSIZE mean a bad
- * argument reached LMDB. MDB_PAGE_NOTFOUND means a damaged file.
+ * argument reached LMDB. MDB_PAGE_NOTFOUND means a damaged file. Other
+ * codes are errno values of failed system calls.
  */
 static enum kv_err kv_err_from_mdb(int rc)
 {
@@ -150,13 +167,11 @@ static enum kv_err kv_err_from_mdb(int rc)
 	case MDB_INVALID:
 	case MDB_PAGE_NOTFOUND:
 		return KV_CORRUPT;
-	case ENOMEM:
-		return KV_NO_MEMORY;
 	case EINVAL:
 	case MDB_BAD_VALSIZE:
 		return KV_INVALID;
 	default:
-		return KV_IO;
+		return kv_err_from_errno(rc);
 	}
 }
 
@@ -403,6 +418,29 @@ static enum kv_err adopt_stored_map_size(struct kv_env *env)
 	return kv_err_from_mdb(rc);
 }
 
+/*
+ * Checks that the data file contains every page up to the last one in use, as
+ * the newest meta page records it. mdb_env_open() reads only the meta
+ * pages, and a later access to a page past the end of a truncated file
+ * raises SIGBUS in the first transaction.
+ */
+static enum kv_err check_file_complete(struct kv_env *env)
+{
+	MDB_envinfo info;
+	MDB_stat stat_mdb;
+	struct stat st;
+	int fd;
+
+	if (mdb_env_info(env->mdb, &info) != MDB_SUCCESS || mdb_env_stat(env->mdb, &stat_mdb) != MDB_SUCCESS ||
+	    mdb_env_get_fd(env->mdb, &fd) != MDB_SUCCESS)
+		return KV_IO;
+	if (fstat(fd, &st) != 0)
+		return kv_err_from_errno(errno);
+	if ((uint64_t)st.st_size < ((uint64_t)info.me_last_pgno + 1) * stat_mdb.ms_psize)
+		return KV_CORRUPT;
+	return KV_OK;
+}
+
 static enum kv_err open_mdb_env(struct kv_env *env, const struct kv_options *options)
 {
 	enum kv_err err;
@@ -427,7 +465,9 @@ static enum kv_err open_mdb_env(struct kv_env *env, const struct kv_options *opt
 		err = kv_err_from_mdb(rc);
 		goto close_env;
 	}
-	err = adopt_stored_map_size(env);
+	err = check_file_complete(env);
+	if (err == KV_OK)
+		err = adopt_stored_map_size(env);
 	if (err != KV_OK)
 		goto close_env;
 	return KV_OK;
@@ -450,7 +490,7 @@ enum kv_err kv_open(const struct kv_options *options, struct kv_env **out)
 		return KV_INVALID;
 	rc = make_directories(options->path);
 	if (rc != 0)
-		return rc == ENOMEM ? KV_NO_MEMORY : KV_IO;
+		return kv_err_from_errno(rc);
 
 	env = calloc(1, sizeof(*env));
 	if (env == NULL)
@@ -461,7 +501,7 @@ enum kv_err kv_open(const struct kv_options *options, struct kv_env **out)
 
 	rc = resize_lock_init(&env->resize);
 	if (rc != 0) {
-		err = rc == ENOMEM ? KV_NO_MEMORY : KV_IO;
+		err = kv_err_from_errno(rc);
 		goto free_env;
 	}
 	err = open_mdb_env(env, options);
@@ -653,15 +693,33 @@ enum kv_err kv_write_begin(struct kv_env *env, struct kv_txn **out)
 	return begin_top_level(env, 0, out);
 }
 
+/*
+ * Translates the failure of a commit. LMDB 0.9.24 reports a short write,
+ * which is how a full file system usually shows, as EIO (mdb_page_flush:
+ * "short write, filesystem full?"). So EIO while the file system has no
+ * block left for unprivileged users is reported as KV_NO_SPACE.
+ */
+static enum kv_err commit_error(struct kv_env *env, int rc)
+{
+	struct statvfs fs;
+	int fd;
+
+	if (rc == EIO && mdb_env_get_fd(env->mdb, &fd) == MDB_SUCCESS && fstatvfs(fd, &fs) == 0 &&
+	    fs.f_bavail == 0)
+		return KV_NO_SPACE;
+	return kv_err_from_mdb(rc);
+}
+
 enum kv_err kv_write_commit(struct kv_txn *txn)
 {
+	struct kv_env *env = txn->env;
 	int rc;
 
 	assert(txn->writable);
 	assert(txn->parent == NULL);
 	rc = mdb_txn_commit(txn->mdb);
 	end_top_level(txn);
-	return kv_err_from_mdb(rc);
+	return rc == MDB_SUCCESS ? KV_OK : commit_error(env, rc);
 }
 
 void kv_write_abort(struct kv_txn *txn)

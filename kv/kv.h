@@ -34,15 +34,23 @@ enum kv_err {
 	KV_TABLES_FULL,      /* more tables than max_tables */
 	KV_READERS_FULL,     /* more concurrent read transactions than max_readers */
 	KV_TXN_FULL,         /* one transaction changed too many pages */
-	KV_CORRUPT,          /* the file is damaged or of another version */
+	KV_CORRUPT,          /* the file is damaged, truncated or of another version */
 	KV_NO_MEMORY,
 	KV_IO,               /* an I/O error or another LMDB failure */
 	KV_BAD_RECORD,       /* a value failed to decode as a record */
 	KV_UNSUPPORTED,      /* a record of a schema version this build cannot read */
+	KV_NO_SPACE,         /* the file system is full or over quota (ENOSPC, EDQUOT) */
 };
 
 /* Returns a short English description of err, for logs. */
 const char *kv_strerror(enum kv_err err);
+
+/*
+ * Translates an errno value of a failed system call: ENOSPC and EDQUOT to
+ * KV_NO_SPACE, ENOMEM to KV_NO_MEMORY, anything else to KV_IO. LMDB returns
+ * such values as they are, ENOSPC from the write of a commit for one.
+ */
+enum kv_err kv_err_from_errno(int errnum);
 
 /* Maximum key size in bytes (LMDB's default compile-time limit). */
 #define KV_KEY_MAX_BYTES 511
@@ -68,7 +76,10 @@ struct kv_val {
 /*
  * Opens (creating if needed) the environment at options->path. On success
  * *out owns the environment until kv_close(). If the file is larger than
- * map_size_bytes, the map starts at the file's size.
+ * map_size_bytes, the map starts at the file's size. A data file shorter
+ * than the pages its last commit uses (a truncated copy, say) returns
+ * KV_CORRUPT, because reading past its end would kill the process with
+ * SIGBUS.
  */
 enum kv_err kv_open(const struct kv_options *options, struct kv_env **out);
 

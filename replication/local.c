@@ -11,7 +11,11 @@
  * Ownership: a proposal belongs to the queue until the writer takes it, then
  * to the writer until it is put on its inbox, then to the inbox until the
  * done callback returns. An inbox counts the proposals that may still reach
- * it, so it is freed only when it is closed and none is pending.
+ * it, plus one reference for its async handle. repl_inbox_close() closes the
+ * handle on the loop thread and the close callback drops that reference.
+ * Proposals that finish after the close are freed by the writer without
+ * their done callback. Whichever thread drops the last reference frees the
+ * inbox.
  */
 #include "replication/repl.h"
 
@@ -46,8 +50,9 @@ struct repl_inbox {
 	uv_async_t async;
 	pthread_mutex_t lock;
 	struct proposal *head, *tail; /* applied, waiting for the loop */
-	size_t refs;                  /* 1 while open, plus one per pending proposal */
-	bool closed;
+	size_t refs;                  /* 1 until the async handle is closed, plus one per proposal not yet freed */
+	uint64_t dropped;             /* results freed without a done callback because the inbox was closed */
+	bool closed;                  /* set once, on the loop thread, by repl_inbox_close() */
 };
 
 struct repl {
@@ -73,7 +78,7 @@ static const char *const repl_messages[] = {
 	[REPL_BUSY] = "proposal queue full",
 	[REPL_STOPPED] = "log writer stopped",
 	[REPL_TOO_LARGE] = "command too large",
-	[REPL_STORAGE_FULL] = "storage full at its maximum map size",
+	[REPL_STORAGE_FULL] = "storage full: the map is at its maximum size or the disk is full",
 	[REPL_STORAGE_ERROR] = "storage error",
 	[REPL_NO_MEMORY] = "out of memory",
 };
@@ -93,58 +98,83 @@ static uint64_t monotonic_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void inbox_release(struct repl_inbox *inbox);
-
-static void inbox_free_cb(uv_handle_t *handle)
-{
-	struct repl_inbox *inbox = handle->data;
-
-	pthread_mutex_destroy(&inbox->lock);
-	free(inbox);
-}
-
-/* Drops one reference; the last one closes the async handle, whose callback frees the inbox. */
-static void inbox_release(struct repl_inbox *inbox)
-{
-	bool last;
-
-	pthread_mutex_lock(&inbox->lock);
-	assert(inbox->refs > 0);
-	last = --inbox->refs == 0;
-	pthread_mutex_unlock(&inbox->lock);
-	if (last)
-		uv_close((uv_handle_t *)&inbox->async, inbox_free_cb);
-}
-
 static void proposal_free(struct proposal *p)
 {
 	free(p->result.data);
 	free(p);
 }
 
-/* Runs on the inbox's loop: calls the done callbacks of every applied proposal. */
+/*
+ * Drops the references of delivered proposals (their done callback ran) and
+ * of dropped ones (freed without it). The thread that drops the last
+ * reference frees the inbox. That is the close callback's thread or the
+ * writer, and either way the async handle is closed by then.
+ */
+static void inbox_release(struct repl_inbox *inbox, size_t delivered, size_t dropped)
+{
+	uint64_t dropped_total;
+	bool last;
+
+	pthread_mutex_lock(&inbox->lock);
+	assert(inbox->refs >= delivered + dropped);
+	inbox->refs -= delivered + dropped;
+	inbox->dropped += dropped;
+	dropped_total = inbox->dropped;
+	last = inbox->refs == 0;
+	pthread_mutex_unlock(&inbox->lock);
+	if (!last)
+		return;
+	if (dropped_total > 0)
+		log_warn("repl_results_dropped", "count=%" PRIu64 " reason=inbox_closed", dropped_total);
+	pthread_mutex_destroy(&inbox->lock);
+	free(inbox);
+}
+
+/* Frees a list of proposals whose inbox is closed, without calling done. Returns how many. */
+static size_t proposals_drop(struct proposal *p)
+{
+	struct proposal *next;
+	size_t count = 0;
+
+	for (; p != NULL; p = next) {
+		next = p->next;
+		proposal_free(p);
+		count++;
+	}
+	return count;
+}
+
+static void inbox_closed_cb(uv_handle_t *handle)
+{
+	inbox_release(handle->data, 1, 0);
+}
+
+/*
+ * Runs on the inbox's loop: calls the done callbacks of every applied
+ * proposal. A done callback may close the inbox (the HTTP server stops a
+ * worker after its last response), and the proposals after it are then
+ * dropped, because nothing may be delivered after repl_inbox_close().
+ */
 static void inbox_drain_cb(uv_async_t *async)
 {
 	struct repl_inbox *inbox = async->data;
 	struct proposal *p, *next;
-	size_t count = 0;
+	size_t delivered = 0, dropped = 0;
 
 	pthread_mutex_lock(&inbox->lock);
 	p = inbox->head;
 	inbox->head = inbox->tail = NULL;
 	pthread_mutex_unlock(&inbox->lock);
 
-	for (; p != NULL; p = next) {
+	/* Only this thread sets closed, so reading it here needs no lock. */
+	for (; p != NULL && !inbox->closed; p = next) {
 		next = p->next;
 		p->done(p->ctx, p->err, p->index, &p->result);
 		proposal_free(p);
-		count++;
+		delivered++;
 	}
-
-	pthread_mutex_lock(&inbox->lock);
-	assert(inbox->refs > count);
-	inbox->refs -= count;
-	pthread_mutex_unlock(&inbox->lock);
+	dropped = proposals_drop(p);
+	inbox_release(inbox, delivered, dropped);
 }
 
 enum repl_err repl_inbox_open(struct repl *repl, uv_loop_t *loop, struct repl_inbox **out)
@@ -165,39 +195,51 @@ enum repl_err repl_inbox_open(struct repl *repl, uv_loop_t *loop, struct repl_in
 	return REPL_OK;
 }
 
+/*
+ * Runs on the inbox's loop. Once closed is set under the lock the writer no
+ * longer touches the async handle, so closing it here is safe: uv_close()
+ * must run on the loop's own thread.
+ */
 void repl_inbox_close(struct repl_inbox *inbox)
 {
+	struct proposal *waiting;
+
 	pthread_mutex_lock(&inbox->lock);
+	assert(!inbox->closed);
 	inbox->closed = true;
+	waiting = inbox->head;
+	inbox->head = inbox->tail = NULL;
 	pthread_mutex_unlock(&inbox->lock);
-	inbox_release(inbox);
+
+	/* The reference of the open handle keeps the inbox alive until inbox_closed_cb. */
+	inbox_release(inbox, 0, proposals_drop(waiting));
+	uv_close((uv_handle_t *)&inbox->async, inbox_closed_cb);
 }
 
-/* Hands a finished proposal to its inbox, or frees it if the inbox was closed. */
+/*
+ * Runs on the writer: hands a finished proposal to its inbox, or frees it if
+ * the inbox is closed. uv_async_send() is called under the lock, so it never
+ * runs after repl_inbox_close() has set closed and gone on to uv_close().
+ */
 static void inbox_deliver(struct proposal *p)
 {
 	struct repl_inbox *inbox = p->inbox;
-	bool closed;
 
 	pthread_mutex_lock(&inbox->lock);
-	closed = inbox->closed;
-	if (!closed) {
-		if (inbox->tail != NULL)
-			inbox->tail->next = p;
-		else
-			inbox->head = p;
-		inbox->tail = p;
-		p->next = NULL;
-	}
-	pthread_mutex_unlock(&inbox->lock);
-
-	if (closed) {
-		log_warn("repl_result_dropped", "index=%" PRIu64 " reason=inbox_closed", p->index);
+	if (inbox->closed) {
+		pthread_mutex_unlock(&inbox->lock);
 		proposal_free(p);
-		inbox_release(inbox);
+		inbox_release(inbox, 0, 1);
 		return;
 	}
+	p->next = NULL;
+	if (inbox->tail != NULL)
+		inbox->tail->next = p;
+	else
+		inbox->head = p;
+	inbox->tail = p;
 	uv_async_send(&inbox->async);
+	pthread_mutex_unlock(&inbox->lock);
 }
 
 enum repl_err repl_propose(struct repl *repl, struct repl_inbox *inbox, const void *command,
@@ -246,6 +288,7 @@ static enum repl_err err_from_kv(enum kv_err err)
 		return REPL_OK;
 	case KV_MAP_FULL:
 	case KV_MAP_FULL_MAX:
+	case KV_NO_SPACE:
 		return REPL_STORAGE_FULL;
 	case KV_NO_MEMORY:
 		return REPL_NO_MEMORY;

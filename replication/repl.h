@@ -27,7 +27,7 @@ enum repl_err {
 	REPL_BUSY,          /* the proposal queue is full: retry later */
 	REPL_STOPPED,       /* the writer is stopping */
 	REPL_TOO_LARGE,     /* command larger than command_max_bytes */
-	REPL_STORAGE_FULL,  /* the map is full at its maximum size */
+	REPL_STORAGE_FULL,  /* the map is full at its maximum size, or the disk is full */
 	REPL_STORAGE_ERROR, /* LMDB failed; see the log */
 	REPL_NO_MEMORY,
 };
@@ -77,8 +77,7 @@ struct repl;
 
 /*
  * An inbox delivers done callbacks on one libuv loop. Each thread that
- * proposes owns one. Close it (after its last callback) with
- * repl_inbox_close(); the loop then frees it.
+ * proposes owns one and closes it with repl_inbox_close().
  */
 struct repl_inbox;
 
@@ -88,12 +87,22 @@ enum repl_err repl_start(const struct repl_config *config, struct repl **out);
 void repl_stop(struct repl *repl);
 
 enum repl_err repl_inbox_open(struct repl *repl, uv_loop_t *loop, struct repl_inbox **out);
+
+/*
+ * Closes inbox; call it once, on its loop's thread (a done callback may call
+ * it). No done callback of this inbox runs after it returns: results still
+ * on their way are freed without one, and their count is logged once. The
+ * loop must run on until the inbox's async handle has closed. The memory is
+ * freed after that and after the writer has finished every proposal of it.
+ */
 void repl_inbox_close(struct repl_inbox *inbox);
 
 /*
  * Queues command (copied) for the log. On REPL_OK, done is called once on
- * inbox's loop, unless the inbox is closed first (the result is then
- * dropped and logged). On any other return done is not called.
+ * inbox's loop, unless the inbox is closed first: the command may still be
+ * applied, but its result is then dropped without a done callback, so
+ * whatever ctx owns is the caller's to free. On any other return done is
+ * not called.
  */
 enum repl_err repl_propose(struct repl *repl, struct repl_inbox *inbox, const void *command,
 			   size_t command_len, repl_done_fn done, void *ctx);

@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,14 +98,28 @@ static int parse_arguments(int argc, char **argv, struct node_config *config, en
 	return 0;
 }
 
+/* Logs why messages stay in English, so an operator can point jkd at the catalog. */
+static void log_catalog_missing(void)
+{
+	const char *dir = i18n_locale_dir();
+	char quoted[600];
+
+	log_quote(quoted, sizeof(quoted), dir, strlen(dir));
+	log_warn("i18n_catalog_missing",
+		 "dir=%s file=es/LC_MESSAGES/jkd.mo effect=\"messages stay in English\" "
+		 "fix=\"set JKD_LOCALE_DIR to the directory that contains es/LC_MESSAGES/jkd.mo\"",
+		 quoted);
+}
+
 int main(int argc, char **argv)
 {
 	struct node node;
 	enum i18n_lang lang;
 	sigset_t signals;
 	int rc, signal_number;
+	bool catalog_loaded;
 
-	i18n_init(getenv("JKD_LOCALE_DIR"));
+	catalog_loaded = i18n_init(getenv("JKD_LOCALE_DIR")) == 0;
 	lang = i18n_from_environment();
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -125,6 +140,9 @@ int main(int argc, char **argv)
 		config_free(node_config_options, node_config_option_count, &node.config);
 		return rc;
 	}
+	/* Logged only now, so that --log-level applies to it. */
+	if (!catalog_loaded)
+		log_catalog_missing();
 
 	/* Worker threads inherit this mask, so only sigwait() below receives the signals. */
 	sigemptyset(&signals);

@@ -107,30 +107,82 @@ static void conn_dispatch(struct http_conn *c)
 		http_respond_reject(c);
 		return;
 	}
-	ex->in_handler = true;
-	c->worker->pending_handlers++;
+	http_exchange_handler_begin(ex);
 	ex->req.route->def.handler(&ex->req);
 }
 
-static void conn_parse_failed(struct http_conn *c, enum http_errno err)
+/* Returns true for the rejections that respond 400 to malformed input. */
+static bool reject_is_malformed(enum http_reject reason)
+{
+	switch (reason) {
+	case HTTP_REJECT_BAD_REQUEST:
+	case HTTP_REJECT_BAD_HEADER_NAME:
+	case HTTP_REJECT_LINE_FOLDING:
+	case HTTP_REJECT_BAD_HOST:
+	case HTTP_REJECT_BAD_CHUNK:
+	case HTTP_REJECT_HTTP10_TRANSFER_ENCODING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Rejects the request after a parse error; at and len are the input from where the parser stopped. */
+static void conn_parse_failed(struct http_conn *c, enum http_errno err, const char *at, size_t len)
 {
 	enum http_reject reason = c->reject;
 
-	if (reason == HTTP_REJECT_NONE)
-		reason = err == HPE_HEADER_OVERFLOW ? HTTP_REJECT_HEADERS_TOO_LARGE
-						    : HTTP_REJECT_BAD_REQUEST;
+	if (reason == HTTP_REJECT_NONE && err == HPE_HEADER_OVERFLOW)
+		reason = HTTP_REJECT_HEADERS_TOO_LARGE;
+	else if (reason == HTTP_REJECT_NONE && err == HPE_INVALID_METHOD &&
+		 http_method_token_follows(c, at, len))
+		reason = HTTP_REJECT_UNKNOWN_METHOD;
+	else if (reason == HTTP_REJECT_NONE)
+		reason = HTTP_REJECT_BAD_REQUEST;
 	if (reason == HTTP_REJECT_OUT_OF_MEMORY) {
 		log_error("http_request_failed", "listener=%s peer=%s error=\"out of memory\"",
 			  c->listener->name, c->peer);
 		http_conn_close(c);
 		return;
 	}
-	if (reason == HTTP_REJECT_BAD_REQUEST) {
+	if (reject_is_malformed(reason)) {
 		atomic_fetch_add_explicit(&c->listener->parse_errors, 1, memory_order_relaxed);
-		log_debug("http_parse_failed", "listener=%s peer=%s error=%s", c->listener->name,
-			  c->peer, http_errno_name(err));
+		log_debug("http_parse_failed", "listener=%s peer=%s error=%s reject=%d", c->listener->name,
+			  c->peer, http_errno_name(err), (int)reason);
 	}
 	conn_reject_now(c, reason);
+}
+
+/*
+ * Runs the framing checks on input about to be parsed and shortens *n to
+ * end before a folded head line. Returns false after rejecting the request.
+ */
+static bool conn_check_input(struct http_conn *c, const char *data, size_t *n, bool *folded)
+{
+	bool in_head = c->state == HTTP_CONN_IDLE || c->state == HTTP_CONN_HEADERS;
+	size_t fold;
+
+	if (c->state == HTTP_CONN_IDLE)
+		http_framing_begin(&c->framing);
+	if (!http_framing_check_crlf(&c->framing, data, *n)) {
+		c->reject = HTTP_REJECT_BAD_CHUNK;
+		conn_parse_failed(c, HPE_OK, data, 0);
+		return false;
+	}
+	*folded = false;
+	if (!in_head)
+		return true;
+	fold = http_framing_scan_head(&c->framing, data, *n);
+	if (fold == *n)
+		return true;
+	*folded = true;
+	*n = fold;
+	if (fold == 0) {
+		c->reject = HTTP_REJECT_LINE_FOLDING;
+		conn_parse_failed(c, HPE_OK, data, 0);
+		return false;
+	}
+	return true;
 }
 
 /* Feeds input to the parser until it runs out or a request is complete. */
@@ -142,6 +194,7 @@ static void conn_parse(struct http_conn *c, const char *data, size_t len, bool f
 		bool in_head = c->state == HTTP_CONN_IDLE || c->state == HTTP_CONN_HEADERS;
 		size_t n = len, used;
 		enum http_errno err;
+		bool folded;
 
 		/*
 		 * Never give the parser more head bytes than the limit allows, so the
@@ -149,7 +202,12 @@ static void conn_parse(struct http_conn *c, const char *data, size_t len, bool f
 		 */
 		if (in_head && n > header_max - c->head_bytes)
 			n = header_max - c->head_bytes;
+		if (!conn_check_input(c, data, &n, &folded))
+			return;
+		c->framing.data = data;
+		c->framing.len = n;
 		used = http_parser_execute(&c->parser, &http_request_settings, data, n);
+		c->framing.offset += used;
 		err = HTTP_PARSER_ERRNO(&c->parser);
 		if (err == HPE_PAUSED) {
 			http_parser_pause(&c->parser, 0);
@@ -158,7 +216,13 @@ static void conn_parse(struct http_conn *c, const char *data, size_t len, bool f
 			return;
 		}
 		if (err != HPE_OK) {
-			conn_parse_failed(c, err);
+			conn_parse_failed(c, err, data + used, n - used);
+			return;
+		}
+		if (folded) {
+			/* The fields before the folded line are parsed, so the 400 can use their Accept-Language. */
+			c->reject = HTTP_REJECT_LINE_FOLDING;
+			conn_parse_failed(c, HPE_OK, data, 0);
 			return;
 		}
 		if (c->state == HTTP_CONN_IDLE || c->state == HTTP_CONN_HEADERS) {

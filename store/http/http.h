@@ -18,7 +18,10 @@
  * Limits, each per listener: header bytes (431), body bytes (413, per route),
  * connections (excess connections get 503 and are closed), header, body and
  * idle timeouts (408 or a silent close when idle). A protocol error gets a
- * 400 problem+json and the connection is closed.
+ * 400 problem+json and the connection is closed. So does framing that a
+ * proxy in front could read differently (a field name that is not a token,
+ * obsolete line folding, a bad Host, a Transfer-Encoding other than
+ * "chunked"): 400, or 501 and 505 for what is valid but not supported.
  *
  * Handlers may respond later (after a write was applied, say): they keep the
  * struct http_request pointer and call http_respond() exactly once, on the
@@ -29,6 +32,10 @@
  * Shutdown (http_server_stop): every worker closes its listeners, closes idle
  * connections, lets requests in progress finish and be answered (with
  * "Connection: close"), then closes the rest after shutdown_timeout_ms.
+ * Then it calls worker_stop, even if handlers still hold requests. When the
+ * worker's loop has ended, the server frees every request that was never
+ * answered, so after worker_stop returns nothing may call http_respond()
+ * for that worker (see struct http_server_config).
  */
 #ifndef JKD_STORE_HTTP_HTTP_H
 #define JKD_STORE_HTTP_HTTP_H
@@ -99,6 +106,8 @@ struct http_request {
 	void *worker_data;                        /* what worker_start returned */
 	unsigned worker_index;
 	void *user_data;
+	/* Frees user_data if the server frees the request unanswered after a forced shutdown; may be NULL. */
+	void (*user_data_free)(void *user_data);
 	struct http_conn *conn; /* private to the server */
 };
 
@@ -206,7 +215,7 @@ enum http_match http_router_match(const struct http_router *router, enum http_me
 void http_router_each(const struct http_router *router,
 		      void (*visit)(enum http_method method, const char *pattern, void *ctx), void *ctx);
 
-/* Writes request counters by route, method and status, and latency histograms by route. */
+/* Writes request counters by route, method and status, and latency histograms by route and method. */
 void http_router_write_metrics(const struct http_router *router, struct buf *out);
 
 /* Same for several routers (one per listener) on one page, so each metric's HELP and TYPE appear once. */
@@ -235,7 +244,15 @@ struct http_server_config {
 	unsigned shutdown_timeout_ms;
 	/* Called on each worker thread before it serves; the result becomes req->worker_data. */
 	void *(*worker_start)(uv_loop_t *loop, unsigned worker_index, void *ctx);
-	/* Called on each worker thread after its last request was answered. */
+	/*
+	 * Called on each worker thread after its last request was answered or,
+	 * once shutdown_timeout_ms has passed, with requests still unanswered.
+	 * It must stop every source of later responses (close the inbox that
+	 * delivers write results, say): after it returns, only callbacks that
+	 * are already pending on the worker's loop may still call
+	 * http_respond(), and every request unanswered when the loop ends is
+	 * freed by the server (user_data through user_data_free).
+	 */
 	void (*worker_stop)(void *worker_data, void *ctx);
 	void *ctx;
 };

@@ -53,7 +53,7 @@ struct http_status_slot {
 struct http_route_stats {
 	struct http_status_slot slots[HTTP_STATUS_SLOTS];
 	_Atomic uint64_t overflow[HTTP_METHOD_OTHER + 1]; /* by method, when every slot is taken */
-	struct metrics_histogram latency;
+	struct metrics_histogram latency[HTTP_METHOD_OTHER + 1]; /* by method */
 };
 
 void http_route_stats_record(struct http_route_stats *stats, enum http_method method, int status,
@@ -102,9 +102,17 @@ enum http_conn_state {
 enum http_reject {
 	HTTP_REJECT_NONE,
 	HTTP_REJECT_BAD_REQUEST,
+	HTTP_REJECT_BAD_HEADER_NAME,      /* 400: a field name that is not a token ("Content-Length : 5") */
+	HTTP_REJECT_LINE_FOLDING,         /* 400: obsolete line folding in the head */
+	HTTP_REJECT_BAD_HOST,             /* 400: Host missing (HTTP/1.1), repeated or malformed */
+	HTTP_REJECT_BAD_CHUNK,            /* 400: chunk data not followed by CRLF */
+	HTTP_REJECT_HTTP10_TRANSFER_ENCODING, /* 400: Transfer-Encoding in an HTTP/1.0 request */
 	HTTP_REJECT_NOT_FOUND,
 	HTTP_REJECT_METHOD_NOT_ALLOWED,
-	HTTP_REJECT_NOT_IMPLEMENTED,
+	HTTP_REJECT_NOT_IMPLEMENTED,      /* 501: a method http-parser knows but no route uses, or CONNECT */
+	HTTP_REJECT_UNKNOWN_METHOD,       /* 501: a well-formed method http-parser does not know */
+	HTTP_REJECT_TRANSFER_CODING,      /* 501: Transfer-Encoding other than exactly "chunked" */
+	HTTP_REJECT_VERSION_NOT_SUPPORTED, /* 505: an HTTP version other than 1.0 and 1.1 */
 	HTTP_REJECT_BODY_TOO_LARGE,
 	HTTP_REJECT_HEADERS_TOO_LARGE,
 	HTTP_REJECT_TOO_MANY_HEADERS,
@@ -157,7 +165,8 @@ struct http_worker {
 	void *worker_data;
 	struct http_conn *conns; /* every connection not yet freed, closing ones included */
 	unsigned conn_count;
-	unsigned pending_handlers; /* requests handed to a handler that has not responded yet */
+	struct http_exchange *handled; /* requests handed to a handler that has not responded yet */
+	unsigned pending_handlers;     /* length of that list */
 	bool stopping;
 	bool forced;
 	bool finished;
@@ -207,12 +216,33 @@ struct http_exchange {
 	size_t header_count;
 	enum http_head_part part;
 	bool headers_complete;
-	bool in_handler;
+	bool value_split;        /* the last value callback ended with the input, so the value may go on */
+	bool in_handler;         /* on worker->handled until http_respond() */
+	struct http_exchange *handled_prev;
+	struct http_exchange *handled_next;
 	uint64_t start_ns;
 	const char *method_name;
 	char allow[96];          /* Allow header value of a 405 */
 	struct http_header_span spans[HTTP_HEADERS_MAX];
 	struct http_header headers[HTTP_HEADERS_MAX];
+};
+
+/*
+ * Checks that http-parser 2.9 skips when it is built without
+ * HTTP_PARSER_STRICT, as Debian builds it: obsolete line folding, which it
+ * joins to the previous value, and the two bytes after chunk data, which it
+ * takes without looking at them. Offsets count input bytes fed to the parser
+ * on one connection.
+ */
+struct http_framing {
+	const char *data;       /* input of the http_parser_execute() call in progress */
+	size_t len;
+	uint64_t offset;        /* input bytes the parser consumed before data */
+	uint64_t crlf_offset;   /* where the CRLF after the last chunk's data must be */
+	bool crlf_pending;      /* some of that CRLF has not been seen yet */
+	size_t line_len;        /* bytes other than CR in the current head line */
+	bool first_line;        /* no request line seen yet in this head */
+	bool head_done;         /* the blank line that ends the head was seen */
 };
 
 struct http_conn {
@@ -230,6 +260,7 @@ struct http_conn {
 	enum http_conn_state state;
 	enum http_reject reject;
 	size_t head_bytes;   /* bytes of the current request line and headers so far */
+	struct http_framing framing;
 	char *pending;       /* input read behind a complete request */
 	size_t pending_off;
 	size_t pending_len;
@@ -253,8 +284,26 @@ void http_conn_begin_shutdown(struct http_conn *conn);
 
 /* parse.c */
 extern const http_parser_settings http_request_settings;
+/* Starts the head checks of a new request. */
+void http_framing_begin(struct http_framing *framing);
+/*
+ * Scans head input for obsolete line folding. Returns the offset in data of
+ * the first byte of a folded line, or len if there is none.
+ */
+size_t http_framing_scan_head(struct http_framing *framing, const char *data, size_t len);
+/* Checks input about to be parsed against a pending chunk CRLF. Returns false on a mismatch. */
+bool http_framing_check_crlf(struct http_framing *framing, const char *data, size_t len);
+/*
+ * Returns true if input at which http-parser failed with HPE_INVALID_METHOD
+ * still reads as a method token followed by a space (RFC 9110 section 9.1),
+ * so the method is only unknown, not malformed.
+ */
+bool http_method_token_follows(const struct http_conn *conn, const char *at, size_t len);
 struct http_exchange *http_exchange_new(struct http_conn *conn);
 void http_exchange_free(struct http_exchange *ex);
+/* Moves ex onto and off its worker's list of requests a handler holds. */
+void http_exchange_handler_begin(struct http_exchange *ex);
+void http_exchange_handler_end(struct http_exchange *ex);
 void http_respond_reject(struct http_conn *conn);
 
 /* respond.c */

@@ -159,7 +159,7 @@ void http_respond(struct http_request *req, const struct http_response *res)
 		sent = queue_response(c, ex, res, status);
 	log_access(ex, status, sent, duration_us, c != NULL);
 	if (ex->in_handler)
-		worker->pending_handlers--;
+		http_exchange_handler_end(ex);
 	http_exchange_free(ex);
 	if (c == NULL)
 		http_worker_check_finished(worker);

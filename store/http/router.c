@@ -362,13 +362,26 @@ static void write_counters(struct buf *out, const char *listener_label, const ch
 	}
 }
 
-static void write_histogram(struct buf *out, const char *listener_label, const char *route,
-			    const struct http_route_stats *stats)
+/*
+ * Writes one latency histogram per method that served a request, and always
+ * one for the route's own method (own_method < 0 for none), so every route
+ * has a series from the start. Routes that share a pattern differ in method,
+ * so no series repeats.
+ */
+static void write_histograms(struct buf *out, const char *listener_label, const char *route,
+			     const struct http_route_stats *stats, int own_method)
 {
-	char labels[PATTERN_MAX + HTTP_LISTENER_NAME_MAX + 32];
+	char labels[PATTERN_MAX + HTTP_LISTENER_NAME_MAX + 48];
 
-	snprintf(labels, sizeof(labels), "%sroute=\"%s\"", listener_label, route);
-	metrics_histogram_write(out, "jkd_http_request_duration_seconds", labels, &stats->latency);
+	for (int m = 0; m <= HTTP_METHOD_OTHER; m++) {
+		const struct metrics_histogram *h = &stats->latency[m];
+
+		if (m != own_method && atomic_load_explicit(&h->count, memory_order_relaxed) == 0)
+			continue;
+		snprintf(labels, sizeof(labels), "%sroute=\"%s\",method=\"%s\"", listener_label, route,
+			 method_names[m]);
+		metrics_histogram_write(out, "jkd_http_request_duration_seconds", labels, h);
+	}
 }
 
 const char *http_method_name(enum http_method method)
@@ -424,7 +437,9 @@ void http_route_stats_record(struct http_route_stats *stats, enum http_method me
 {
 	uint32_t key = ((uint32_t)method + 1) << 16 | ((uint32_t)status & 0xffff);
 
-	metrics_histogram_observe(&stats->latency, duration_us);
+	if ((unsigned)method > HTTP_METHOD_OTHER)
+		method = HTTP_METHOD_OTHER;
+	metrics_histogram_observe(&stats->latency[method], duration_us);
 	for (size_t i = 0; i < HTTP_STATUS_SLOTS; i++) {
 		struct http_status_slot *slot = &stats->slots[i];
 		uint32_t current = atomic_load_explicit(&slot->key, memory_order_acquire);
@@ -578,14 +593,17 @@ void http_routers_write_metrics(const struct http_router *const *routers, size_t
 	}
 
 	metrics_write_header(out, "jkd_http_request_duration_seconds", "histogram",
-			     "Seconds from the first byte of a request until its response was queued, by route.");
+			     "Seconds from the first byte of a request until its response was queued, by route and method.");
 	for (size_t r = 0; r < router_count; r++) {
 		const struct http_router *router = routers[r];
 
 		listener_label_format(router, label, sizeof(label));
-		for (size_t i = 0; i < router->route_count; i++)
-			write_histogram(out, label, router->routes[i]->pattern, &router->routes[i]->stats);
-		write_histogram(out, label, "unmatched", &router->unmatched);
+		for (size_t i = 0; i < router->route_count; i++) {
+			const struct route_entry *e = router->routes[i];
+
+			write_histograms(out, label, e->pattern, &e->stats, (int)e->route.def.method);
+		}
+		write_histograms(out, label, "unmatched", &router->unmatched, -1);
 	}
 }
 

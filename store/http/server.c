@@ -11,6 +11,7 @@
  */
 #include "store/http/internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -290,6 +291,29 @@ static void block_signals(sigset_t *old)
 	pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
+/*
+ * Frees the requests a handler still held when the worker's loop ended.
+ * Only a forced shutdown leaves any: their connections are closed, and
+ * worker_stop has promised that no http_respond() comes for them any more.
+ */
+static void worker_free_unanswered(struct http_worker *w)
+{
+	unsigned count = w->pending_handlers;
+
+	while (w->handled != NULL) {
+		struct http_exchange *ex = w->handled;
+
+		assert(ex->req.conn == NULL);
+		http_exchange_handler_end(ex);
+		if (ex->req.user_data_free != NULL && ex->req.user_data != NULL)
+			ex->req.user_data_free(ex->req.user_data);
+		http_exchange_free(ex);
+	}
+	if (count > 0)
+		log_warn("http_requests_unanswered", "worker=%u count=%u reason=shutdown_forced", w->index,
+			 count);
+}
+
 static void worker_main(void *arg)
 {
 	struct http_worker *w = arg;
@@ -303,6 +327,7 @@ static void worker_main(void *arg)
 	if (cfg->worker_start != NULL)
 		w->worker_data = cfg->worker_start(&w->loop, w->index, cfg->ctx);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
+	worker_free_unanswered(w);
 }
 
 static int start_threads(struct http_server *s)

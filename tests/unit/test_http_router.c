@@ -336,9 +336,11 @@ static void metrics_count_by_route_and_status(void **state)
 	assert_non_null(strstr(out.data, "jkd_http_requests_total{listener=\"public\",route=\"/kv/v1/{key}\",method=\"HEAD\",status=\"404\"} 1\n"));
 	assert_non_null(strstr(out.data, "jkd_http_requests_total{listener=\"public\",route=\"unmatched\",method=\"POST\",status=\"404\"} 1\n"));
 	assert_non_null(strstr(out.data, "# TYPE jkd_http_request_duration_seconds histogram\n"));
-	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_count{listener=\"public\",route=\"/kv/v1/{key}\"} 3\n"));
-	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_bucket{listener=\"public\",route=\"/kv/v1/{key}\",le=\"0.0001\"} 2\n"));
-	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_bucket{listener=\"public\",route=\"/kv/v1/{key}\",le=\"0.00025\"} 3\n"));
+	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_count{listener=\"public\",route=\"/kv/v1/{key}\",method=\"GET\"} 2\n"));
+	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_count{listener=\"public\",route=\"/kv/v1/{key}\",method=\"HEAD\"} 1\n"));
+	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_bucket{listener=\"public\",route=\"/kv/v1/{key}\",method=\"GET\",le=\"0.0001\"} 1\n"));
+	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_bucket{listener=\"public\",route=\"/kv/v1/{key}\",method=\"GET\",le=\"0.00025\"} 2\n"));
+	assert_non_null(strstr(out.data, "jkd_http_request_duration_seconds_count{listener=\"public\",route=\"unmatched\",method=\"POST\"} 1\n"));
 	buf_free(&out);
 
 	/* A router shared by two listeners loses the listener label. */
@@ -348,6 +350,58 @@ static void metrics_count_by_route_and_status(void **state)
 	assert_null(strstr(out.data, "listener="));
 	buf_free(&out);
 	http_router_free(router);
+}
+
+/* Counts the lines of text that start with prefix. */
+static size_t count_lines_starting(const char *text, const char *prefix)
+{
+	size_t count = 0, len = strlen(prefix);
+
+	for (const char *line = text; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, prefix, len) == 0)
+			count++;
+	}
+	return count;
+}
+
+static void shared_pattern_histograms_do_not_repeat(void **state)
+{
+	static const enum http_method methods[] = {HTTP_METHOD_GET, HTTP_METHOD_PUT, HTTP_METHOD_DELETE};
+	struct http_router *router = http_router_new();
+	struct buf out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		add_route(router, methods[i], "/kv/v1/{key}");
+	buf_init(&out, 1 << 20);
+	http_router_write_metrics(router, &out);
+	assert_false(out.failed);
+	assert_int_equal(count_lines_starting(out.data, "jkd_http_request_duration_seconds_count{route=\"/kv/v1/{key}\",method=\"GET\"}"), 1);
+	assert_int_equal(count_lines_starting(out.data, "jkd_http_request_duration_seconds_count{route=\"/kv/v1/{key}\",method=\"PUT\"}"), 1);
+	assert_int_equal(count_lines_starting(out.data, "jkd_http_request_duration_seconds_count{route=\"/kv/v1/{key}\",method=\"DELETE\"}"), 1);
+	assert_int_equal(count_lines_starting(out.data, "jkd_http_request_duration_seconds_count{route=\"/kv/v1/{key}\"}"), 0);
+	buf_free(&out);
+	http_router_free(router);
+}
+
+static void histogram_without_labels_has_no_braces(void **state)
+{
+	struct metrics_histogram histogram;
+	struct buf out;
+
+	(void)state;
+	memset(&histogram, 0, sizeof(histogram));
+	metrics_histogram_observe(&histogram, 1500000);
+	buf_init(&out, 1 << 16);
+	metrics_histogram_write(&out, "jkd_test_seconds", "", &histogram);
+	assert_false(out.failed);
+	assert_non_null(strstr(out.data, "jkd_test_seconds_bucket{le=\"+Inf\"} 1\n"));
+	assert_non_null(strstr(out.data, "\njkd_test_seconds_sum 1.500000\n"));
+	assert_non_null(strstr(out.data, "\njkd_test_seconds_count 1\n"));
+	assert_null(strstr(out.data, "{}"));
+	buf_free(&out);
 }
 
 static void status_slots_overflow_to_other(void **state)
@@ -401,6 +455,8 @@ int main(void)
 		cmocka_unit_test(router_fills_up),
 		cmocka_unit_test(method_names_are_standard),
 		cmocka_unit_test(metrics_count_by_route_and_status),
+		cmocka_unit_test(shared_pattern_histograms_do_not_repeat),
+		cmocka_unit_test(histogram_without_labels_has_no_braces),
 		cmocka_unit_test(status_slots_overflow_to_other),
 		cmocka_unit_test(percent_decode_checks_bounds),
 	};

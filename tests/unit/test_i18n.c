@@ -58,6 +58,15 @@ static void catalog_translates_to_spanish(void **state)
 	assert_string_equal(i18n_text(I18N_EN, "Not Found"), "Not Found");
 }
 
+static void missing_catalog_reports_directory(void **state)
+{
+	(void)state;
+	assert_int_equal(i18n_init("/nonexistent/locale"), -1);
+	assert_string_equal(i18n_locale_dir(), "/nonexistent/locale");
+	assert_int_equal(i18n_init(getenv("JKD_LOCALE_DIR")), 0);
+	assert_string_equal(i18n_locale_dir(), getenv("JKD_LOCALE_DIR"));
+}
+
 static void untranslated_message_stays_english(void **state)
 {
 	(void)state;
@@ -92,6 +101,7 @@ int main(void)
 		cmocka_unit_test(english_preferred_by_quality),
 		cmocka_unit_test(other_languages_fall_back_to_spanish),
 		cmocka_unit_test(catalog_translates_to_spanish),
+		cmocka_unit_test(missing_catalog_reports_directory),
 		cmocka_unit_test(untranslated_message_stays_english),
 		cmocka_unit_test(environment_english_survives_init),
 		cmocka_unit_test(environment_spanish_by_default),

@@ -1132,13 +1132,117 @@ static void read_begin_reports_readers_full(void **state)
 		kv_read_end(readers[i]);
 }
 
+/* Writes count values of value_bytes each, so the data file spans many pages. */
+static void fill_pages(struct fixture *f, unsigned count, size_t value_bytes)
+{
+	char *value = malloc(value_bytes);
+	char key[32];
+	struct kv_txn *txn;
+
+	assert_non_null(value);
+	memset(value, 'v', value_bytes);
+	assert_int_equal(kv_write_begin(f->env, &txn), KV_OK);
+	for (unsigned i = 0; i < count; i++) {
+		snprintf(key, sizeof(key), "key-%06u", i);
+		assert_int_equal(kv_put(txn, f->table, key, strlen(key), value, value_bytes), KV_OK);
+	}
+	assert_int_equal(kv_write_commit(txn), KV_OK);
+	free(value);
+}
+
+/* Copies dir/data.mdb into a new directory, keeping its first keep_bytes (all if SIZE_MAX). */
+static void copy_data_file(const char *dir, char *copy_dir, size_t copy_dir_size, size_t keep_bytes)
+{
+	char from[PATH_MAX + 16], to[PATH_MAX + 16];
+	char chunk[65536];
+	FILE *in, *out;
+	size_t n, copied = 0;
+
+	make_temp_dir(copy_dir, copy_dir_size);
+	snprintf(from, sizeof(from), "%s/data.mdb", dir);
+	snprintf(to, sizeof(to), "%s/data.mdb", copy_dir);
+	in = fopen(from, "rb");
+	out = fopen(to, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	while (copied < keep_bytes && (n = fread(chunk, 1, sizeof(chunk), in)) > 0) {
+		if (n > keep_bytes - copied)
+			n = keep_bytes - copied;
+		assert_int_equal(fwrite(chunk, 1, n, out), n);
+		copied += n;
+	}
+	assert_int_equal(fclose(in), 0);
+	assert_int_equal(fclose(out), 0);
+}
+
+static size_t data_file_bytes(const char *dir)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	assert_int_equal(stat(path, &st), 0);
+	return (size_t)st.st_size;
+}
+
+/* Without the size check, the first transaction on the copy dies of SIGBUS. */
+static void open_truncated_file_returns_corrupt(void **state)
+{
+	struct fixture *f = *state;
+	struct kv_options options;
+	struct kv_env *copy = (struct kv_env *)&copy;
+	char copy_dir[PATH_MAX];
+	size_t full;
+
+	fill_pages(f, 200, 3000);
+	kv_close(f->env);
+	f->env = NULL;
+	full = data_file_bytes(f->dir);
+	copy_data_file(f->dir, copy_dir, sizeof(copy_dir), full / 2);
+	options = options_for(copy_dir, 1 * MIB, 16 * MIB);
+
+	assert_int_equal(kv_open(&options, &copy), KV_CORRUPT);
+	assert_null(copy);
+	remove_tree(copy_dir);
+}
+
+static void open_whole_copy_succeeds(void **state)
+{
+	struct fixture *f = *state;
+	struct kv_options options;
+	struct kv_env *copy = NULL;
+	char copy_dir[PATH_MAX];
+	kv_table table;
+
+	fill_pages(f, 200, 3000);
+	kv_close(f->env);
+	f->env = NULL;
+	copy_data_file(f->dir, copy_dir, sizeof(copy_dir), SIZE_MAX);
+	options = options_for(copy_dir, 1 * MIB, 16 * MIB);
+
+	assert_int_equal(kv_open(&options, &copy), KV_OK);
+	assert_int_equal(kv_table_open(copy, "items", &table), KV_OK);
+	kv_close(copy);
+	remove_tree(copy_dir);
+}
+
+static void errno_maps_disk_full_to_no_space(void **state)
+{
+	(void)state;
+	assert_int_equal(kv_err_from_errno(ENOSPC), KV_NO_SPACE);
+	assert_int_equal(kv_err_from_errno(EDQUOT), KV_NO_SPACE);
+	assert_int_equal(kv_err_from_errno(ENOMEM), KV_NO_MEMORY);
+	assert_int_equal(kv_err_from_errno(EIO), KV_IO);
+	assert_string_equal(kv_strerror(KV_NO_SPACE), "no space left on the device");
+}
+
 static void strerror_describes_every_code(void **state)
 {
 	const char *unknown = kv_strerror((enum kv_err)-1);
 	enum kv_err err, other;
 
 	(void)state;
-	for (err = KV_OK; err <= KV_UNSUPPORTED; err++) {
+	for (err = KV_OK; err <= KV_NO_SPACE; err++) {
 		assert_non_null(kv_strerror(err));
 		assert_true(strlen(kv_strerror(err)) > 0);
 		assert_string_not_equal(kv_strerror(err), unknown);
@@ -1202,6 +1306,9 @@ int main(void)
 		DIR_TEST(open_creates_missing_directories),
 		DIR_TEST(open_rejects_invalid_options),
 		DIR_TEST(open_garbage_file_returns_corrupt),
+		ENV_TEST(open_truncated_file_returns_corrupt),
+		ENV_TEST(open_whole_copy_succeeds),
+		cmocka_unit_test(errno_maps_disk_full_to_no_space),
 		ENV_TEST(table_open_rejects_empty_name),
 		ENV_TEST(table_open_reports_tables_full),
 		ENV_TEST(read_begin_reports_readers_full),
