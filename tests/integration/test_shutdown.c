@@ -96,7 +96,7 @@ static void *writer_main(void *arg)
 		if (http_send(fd, request, (size_t)len) != 0 || http_read_reply(fd, &reply) != 0)
 			break;
 		http_reply_free(&reply);
-		if (reply.status != 200)
+		if (reply.status != 200 && reply.status != 201)
 			break;
 		load_count_answer(w->load);
 	}
