@@ -419,10 +419,10 @@ static enum kv_err adopt_stored_map_size(struct kv_env *env)
 }
 
 /*
- * Checks that the data file contains every page up to the last one in use, as
- * the newest meta page records it. mdb_env_open() reads only the meta
- * pages, and a later access to a page past the end of a truncated file
- * raises SIGBUS in the first transaction.
+ * Checks that the data file contains every page up to the last one in
+ * use, as the newest meta page records it. mdb_env_open() reads only the
+ * meta pages, and a later access to a page past the end of a truncated
+ * file raises SIGBUS in the first transaction.
  */
 static enum kv_err check_file_complete(struct kv_env *env)
 {

@@ -196,9 +196,9 @@ enum repl_err repl_inbox_open(struct repl *repl, uv_loop_t *loop, struct repl_in
 }
 
 /*
- * Runs on the inbox's loop. Once closed is set under the lock the writer no
- * longer touches the async handle, so closing it here is safe: uv_close()
- * must run on the loop's own thread.
+ * Runs on the inbox's loop. Once closed is set under the lock, the writer no
+ * longer touches the async handle. The handle is closed here because
+ * uv_close() must run on the loop's own thread.
  */
 void repl_inbox_close(struct repl_inbox *inbox)
 {

@@ -31,14 +31,14 @@
 
 #define WRITER_THREADS 16
 #define PUTS_PER_THREAD_MAX 2000
-/* SIGTERM goes out once this many PUTs were answered, so the writers are busy. */
+/* SIGTERM goes out once this many PUTs got a 200 response, so the writers are busy. */
 #define PUTS_BEFORE_SIGTERM (WRITER_THREADS * 8)
 #define LOAD_START_TIMEOUT_S 20
 #define EXIT_TIMEOUT_MS 20000
 
 struct load {
 	struct jkd_node *node;
-	atomic_uint puts_answered;
+	atomic_uint puts_succeeded;
 	pthread_mutex_t lock;
 	pthread_cond_t progress;
 };
@@ -49,7 +49,7 @@ struct writer {
 	unsigned index;
 };
 
-/* Connects to the operator port; returns -1 instead of failing the test, because the node may be stopping. */
+/* Connects to the operator port. Returns -1 instead of failing the test, because the node may be stopping. */
 static int connect_operator(const struct jkd_node *node)
 {
 	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)node->operator_port),
@@ -70,15 +70,15 @@ static int connect_operator(const struct jkd_node *node)
 	return fd;
 }
 
-static void load_count_answer(struct load *load)
+static void load_count_success(struct load *load)
 {
 	pthread_mutex_lock(&load->lock);
-	atomic_fetch_add(&load->puts_answered, 1);
+	atomic_fetch_add(&load->puts_succeeded, 1);
 	pthread_cond_broadcast(&load->progress);
 	pthread_mutex_unlock(&load->lock);
 }
 
-/* Sends keep-alive PUTs until PUTS_PER_THREAD_MAX or until the node stops answering. */
+/* Sends keep-alive PUTs until PUTS_PER_THREAD_MAX or until a PUT gets no 200 response. */
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -98,15 +98,15 @@ static void *writer_main(void *arg)
 		http_reply_free(&reply);
 		if (reply.status != 200 && reply.status != 201)
 			break;
-		load_count_answer(w->load);
+		load_count_success(w->load);
 	}
 	if (fd >= 0)
 		http_close(fd);
 	return NULL;
 }
 
-/* Waits until at least count PUTs were answered; returns false after LOAD_START_TIMEOUT_S. */
-static bool load_wait_answers(struct load *load, unsigned count)
+/* Waits until at least count PUTs got a 200 response. Returns false after LOAD_START_TIMEOUT_S. */
+static bool load_wait_successes(struct load *load, unsigned count)
 {
 	struct timespec deadline;
 	bool reached;
@@ -114,10 +114,10 @@ static bool load_wait_answers(struct load *load, unsigned count)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += LOAD_START_TIMEOUT_S;
 	pthread_mutex_lock(&load->lock);
-	while (atomic_load(&load->puts_answered) < count &&
+	while (atomic_load(&load->puts_succeeded) < count &&
 	       pthread_cond_timedwait(&load->progress, &load->lock, &deadline) == 0)
 		;
-	reached = atomic_load(&load->puts_answered) >= count;
+	reached = atomic_load(&load->puts_succeeded) >= count;
 	pthread_mutex_unlock(&load->lock);
 	return reached;
 }
@@ -151,7 +151,7 @@ static void sigterm_during_writes_exits_cleanly(void **state)
 		writers[i] = (struct writer){.load = &load, .index = i};
 		assert_int_equal(pthread_create(&writers[i].thread, NULL, writer_main, &writers[i]), 0);
 	}
-	started = load_wait_answers(&load, PUTS_BEFORE_SIGTERM);
+	started = load_wait_successes(&load, PUTS_BEFORE_SIGTERM);
 	pidfd = pidfd_open(node.pid, 0);
 	assert_true(pidfd >= 0);
 
@@ -166,8 +166,8 @@ static void sigterm_during_writes_exits_cleanly(void **state)
 	pthread_mutex_destroy(&load.lock);
 
 	if (!started)
-		fail_msg("only %u PUTs were answered before SIGTERM; log: %s",
-			 atomic_load(&load.puts_answered), node.log_path);
+		fail_msg("only %u PUTs got a 200 response before SIGTERM; log: %s",
+			 atomic_load(&load.puts_succeeded), node.log_path);
 	if (!exited)
 		fail_msg("jkd did not exit within %d ms of SIGTERM; log: %s", EXIT_TIMEOUT_MS, node.log_path);
 	/* The process has exited, so jkd_stop() only reaps it. */
