@@ -402,14 +402,22 @@ void api_done_default(struct http_request *req, enum repl_err err, uint64_t inde
 	http_respond(req, &res);
 }
 
+static void call_free(void *user_data)
+{
+	struct api_call *call = user_data;
+
+	free(call->extra);
+	free(call);
+}
+
 static void propose_done(void *ctx, enum repl_err err, uint64_t index, struct repl_result *result)
 {
 	struct http_request *req = ctx;
 	struct api_call *call = req->user_data;
 
+	req->user_data_free = NULL;
 	call->done(req, err, index, result);
-	free(call->extra);
-	free(call);
+	call_free(call);
 }
 
 bool api_propose(struct http_request *req, const struct buf *command, int success_status, api_done_fn done)
@@ -422,11 +430,16 @@ bool api_propose(struct http_request *req, const struct buf *command, int succes
 		call->success_status = success_status;
 		call->done = done != NULL ? done : api_done_default;
 		req->user_data = call;
-		err = repl_propose(worker->node->repl, worker->inbox, command->data, command->len, propose_done, req);
+		/* The server frees the call if it drops the request unanswered at a forced shutdown. */
+		req->user_data_free = call_free;
+		err = worker->inbox != NULL ? repl_propose(worker->node->repl, worker->inbox, command->data,
+							   command->len, propose_done, req)
+					    : REPL_STOPPED;
 	}
 	if (err != REPL_OK) {
 		free(call);
 		req->user_data = NULL;
+		req->user_data_free = NULL;
 		api_respond_failure(req, err, NULL);
 		return false;
 	}

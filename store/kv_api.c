@@ -234,7 +234,9 @@ static void propose(struct http_request *req, struct buf *command)
 		respond_repl_error(req, REPL_NO_MEMORY);
 		return;
 	}
-	err = repl_propose(worker->node->repl, worker->inbox, command->data, command->len, write_done, req);
+	err = worker->inbox != NULL ? repl_propose(worker->node->repl, worker->inbox, command->data, command->len,
+						   write_done, req)
+				    : REPL_STOPPED;
 	if (err != REPL_OK)
 		respond_repl_error(req, err);
 }

@@ -4,6 +4,7 @@
  */
 #include "store/node.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -280,16 +281,23 @@ static void *worker_start(uv_loop_t *loop, unsigned worker_index, void *ctx)
 	}
 	worker->node = node;
 	worker->loop = loop;
+	assert(worker_index < NODE_WORKERS_MAX);
+	node->workers[worker_index] = worker;
 	return worker;
 }
 
+/*
+ * Closes the worker's inbox. The worker itself stays allocated until
+ * node_stop(), because password-hash jobs queued on the loop may still run
+ * their callbacks, which read it and then find the inbox gone (REPL_STOPPED).
+ */
 static void worker_stop(void *worker_data, void *ctx)
 {
 	struct node_worker *worker = worker_data;
 
 	(void)ctx;
 	repl_inbox_close(worker->inbox);
-	free(worker);
+	worker->inbox = NULL;
 }
 
 static void listener_fill(struct http_listener_config *listener, const struct node_config *config,
@@ -424,6 +432,10 @@ void node_stop(struct node *node)
 {
 	log_info("node_stopping", "applied_index=%" PRIu64, repl_applied_index(node->repl));
 	http_server_stop(node->server);
+	for (size_t i = 0; i < NODE_WORKERS_MAX; i++) {
+		free(node->workers[i]);
+		node->workers[i] = NULL;
+	}
 	repl_stop(node->repl);
 	http_router_free(node->operator_router);
 	http_router_free(node->public_router);

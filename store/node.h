@@ -49,6 +49,10 @@ extern const size_t node_config_option_count;
 #define OPERATOR_TOKEN_MIN_CHARS 16
 #define OPERATOR_TOKEN_MAX_CHARS 128 /* longer tokens in a token file are rejected */
 
+#define NODE_WORKERS_MAX 256 /* the largest --http-workers */
+
+struct node_worker;
+
 struct node {
 	struct node_config config;
 	struct kv_env *env;
@@ -62,6 +66,7 @@ struct node {
 	struct ratelimit login_by_address; /* login and register attempts per client address */
 	_Atomic unsigned hash_jobs;        /* Argon2id jobs queued or running */
 	int lock_fd;                       /* holds the exclusive lock on <data_dir>/jkd.lock */
+	struct node_worker *workers[NODE_WORKERS_MAX]; /* freed by node_stop(), see worker_stop() */
 };
 
 /* State of one HTTP worker thread. */

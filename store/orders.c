@@ -316,7 +316,7 @@ enum kv_err orders_customer_stats(struct store *store, struct kv_txn *txn, uint6
 				  int64_t *spent_minor)
 {
 	unsigned char key[9] = {'p'};
-	uint64_t spent;
+	uint64_t spent = 0;
 	enum kv_err err;
 
 	key_put_u64(key + 1, user_id);

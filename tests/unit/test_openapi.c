@@ -26,7 +26,7 @@ static void set_add(struct operation_set *set, const char *method, const char *p
 {
 	char item[160];
 
-	snprintf(item, sizeof(item), "%s %s", method, path);
+	snprintf(item, sizeof(item), "%.7s %.150s", method, path);
 	for (size_t i = 0; i < set->count; i++) {
 		if (strcmp(set->items[i], item) == 0)
 			return;
@@ -49,7 +49,7 @@ static void route_visit(enum http_method method, const char *pattern, void *ctx)
 	char path[160];
 	char *rest;
 
-	snprintf(path, sizeof(path), "%s", pattern);
+	snprintf(path, sizeof(path), "%.159s", pattern);
 	rest = strstr(path, "...}");
 	if (rest != NULL)
 		memmove(rest, rest + 3, strlen(rest + 3) + 1);
