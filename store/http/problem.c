@@ -146,27 +146,10 @@ void http_respond_problem_va(struct http_request *req, int status, const char *h
 			     va_list args)
 {
 	char detail[DETAIL_MAX];
-	json_t *body;
-	char *text = NULL;
-	struct http_response res = {
-		.status = status,
-		.content_type = "application/problem+json",
-		.headers = headers,
-	};
 
 	/* The format comes from our own catalog, never from the client. */
 	vsnprintf(detail, sizeof(detail), i18n_text(req->lang, detail_msgid), args);
-	body = problem_body(req, status, code, field, detail);
-	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT);
-		json_decref(body);
-	}
-	if (text == NULL)
-		log_error("http_problem_encode_failed", "rid=%s status=%d", req->request_id, status);
-	res.body = text != NULL ? text : "";
-	res.body_len = text != NULL ? strlen(text) : 0;
-	http_respond(req, &res);
-	free(text);
+	http_respond_problem_with(req, status, headers, code, field, detail, NULL);
 }
 
 void http_respond_problem(struct http_request *req, int status, const char *code,
