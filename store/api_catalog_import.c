@@ -5,7 +5,7 @@
  * The worker that takes the request reads the whole file and checks every
  * line on its own and against the other lines. If anything is wrong it
  * responds 422 with an "errors" list of {row, column, code, message}, where
- * row is the line in the file (the header is line 1). The list holds the
+ * row is the line in the file (the header is line 1). The list contains the
  * first CATALOG_CSV_ERRORS_MAX errors found, in line order, and
  * "error_count" counts them all. A clean file becomes one CATALOG_IMPORT
  * command. Its apply checks what depends on the shop (SKUs of other
@@ -14,9 +14,8 @@
  *
  * One import runs at a time per node: a second one gets 503. That bounds
  * the memory an import takes to one body, its parsed copy and one command.
- * NOTE: the file is parsed on the worker's event loop, so a 16 MiB file
- * holds up that worker's other connections for the parse (tens of
- * milliseconds on a laptop, an estimate).
+ * NOTE: the file is parsed on the worker's event loop, so a large file
+ * holds up that worker's other connections while it is parsed.
  */
 #include "store/api_catalog_internal.h"
 #include "store/catalog_csv.h"
@@ -57,6 +56,7 @@ struct import_file {
 	size_t row_capacity;
 	int header[CSV_FIELDS_MAX]; /* the column of each field of a line */
 	size_t header_count;
+	bool present[CATALOG_CSV_COLUMNS]; /* the header has the column */
 	json_t *errors;
 	size_t error_count;
 };
@@ -207,6 +207,7 @@ static bool header_read(struct import_file *f, const struct csv_reader *r)
 		else
 			seen[column] = true;
 	}
+	memcpy(f->present, seen, sizeof(seen));
 	for (int c = 0; c < CATALOG_CSV_COLUMNS; c++) {
 		const char *name = catalog_csv_columns[c].name;
 
@@ -736,25 +737,45 @@ static void pack_pieces(msgpack_packer *pk, const char *value, size_t len, char 
 	}
 }
 
-/* Packs the product fields of row as the record's fields map. */
+/* The product record's text fields and the columns they come from. */
+static const struct {
+	const char *name;
+	enum catalog_csv_column column;
+} text_fields[] = {
+	{"slug", CATALOG_CSV_SLUG},
+	{"name", CATALOG_CSV_NAME},
+	{"description", CATALOG_CSV_DESCRIPTION},
+	{"brand", CATALOG_CSV_BRAND},
+	{"material", CATALOG_CSV_MATERIAL},
+	{"care", CATALOG_CSV_CARE},
+};
+
+/*
+ * Packs the product fields of row as the record's fields map. A column
+ * missing from the header is left out, so apply keeps what the product has.
+ */
 static void fields_pack(msgpack_packer *pk, const struct import_file *f, const struct import_row *row)
 {
-	size_t len;
+	size_t len, count = 2; /* gender and type are required columns */
 	const char *tags = row_value(f, row, CATALOG_CSV_TAGS, &len);
 
-	msgpack_pack_map(pk, 10);
-	pack_column(pk, f, row, "slug", CATALOG_CSV_SLUG);
-	pack_column(pk, f, row, "name", CATALOG_CSV_NAME);
-	pack_column(pk, f, row, "description", CATALOG_CSV_DESCRIPTION);
-	pack_column(pk, f, row, "brand", CATALOG_CSV_BRAND);
+	for (size_t i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++)
+		count += f->present[text_fields[i].column];
+	msgpack_pack_map(pk, (uint32_t)(count + f->present[CATALOG_CSV_TAGS] + f->present[CATALOG_CSV_ACTIVE]));
+	for (size_t i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++) {
+		if (f->present[text_fields[i].column])
+			pack_column(pk, f, row, text_fields[i].name, text_fields[i].column);
+	}
 	pack_name(pk, "gender");
 	msgpack_pack_uint64(pk, row->gender);
 	pack_name(pk, "type");
 	msgpack_pack_uint64(pk, row->type);
-	pack_column(pk, f, row, "material", CATALOG_CSV_MATERIAL);
-	pack_column(pk, f, row, "care", CATALOG_CSV_CARE);
-	pack_name(pk, "tags");
-	pack_pieces(pk, tags, len, '|', false);
+	if (f->present[CATALOG_CSV_TAGS]) {
+		pack_name(pk, "tags");
+		pack_pieces(pk, tags, len, '|', false);
+	}
+	if (!f->present[CATALOG_CSV_ACTIVE])
+		return;
 	pack_name(pk, "active");
 	if (row->active)
 		msgpack_pack_true(pk);
@@ -771,7 +792,8 @@ static void variant_pack(msgpack_packer *pk, const struct import_file *f, const 
 	/* SKUs are unique without regard to case, so they are stored in upper case. */
 	for (size_t i = 0; i < len && i < CATALOG_SKU_MAX_CHARS; i++)
 		sku[i] = (char)(value[i] >= 'a' && value[i] <= 'z' ? value[i] - 'a' + 'A' : value[i]);
-	msgpack_pack_map(pk, row->stock >= 0 ? 7 : 6);
+	/* Without a precio_anterior column, stored variants keep their compare-at price. */
+	msgpack_pack_map(pk, 5 + (row->stock >= 0) + f->present[CATALOG_CSV_COMPARE_AT]);
 	pack_name(pk, "row");
 	msgpack_pack_uint64(pk, row->line);
 	pack_name(pk, "sku");
@@ -780,8 +802,10 @@ static void variant_pack(msgpack_packer *pk, const struct import_file *f, const 
 	pack_column(pk, f, row, "color", CATALOG_CSV_COLOR);
 	pack_name(pk, "price");
 	msgpack_pack_int64(pk, row->price);
-	pack_name(pk, "compare_at");
-	msgpack_pack_int64(pk, row->compare_at);
+	if (f->present[CATALOG_CSV_COMPARE_AT]) {
+		pack_name(pk, "compare_at");
+		msgpack_pack_int64(pk, row->compare_at);
+	}
 	if (row->stock >= 0) {
 		pack_name(pk, "stock");
 		msgpack_pack_int64(pk, row->stock);
@@ -800,11 +824,13 @@ static void product_pack(msgpack_packer *pk, const struct import_file *f, const 
 
 	for (size_t k = 0; k < count; k++)
 		variants += f->rows[keys[k].row].len[CATALOG_CSV_SKU] > 0;
-	msgpack_pack_map(pk, 4);
+	msgpack_pack_map(pk, 3 + f->present[CATALOG_CSV_CATEGORY]);
 	pack_name(pk, "row");
 	msgpack_pack_uint64(pk, first->line);
-	pack_name(pk, "category");
-	msgpack_pack_uint64(pk, found != NULL ? (uint64_t)(found - plan->paths) + 1 : 0);
+	if (f->present[CATALOG_CSV_CATEGORY]) {
+		pack_name(pk, "category");
+		msgpack_pack_uint64(pk, found != NULL ? (uint64_t)(found - plan->paths) + 1 : 0);
+	}
 	pack_name(pk, "fields");
 	fields_pack(pk, f, first);
 	pack_name(pk, "variants");

@@ -17,14 +17,17 @@
  *
  * The CATALOG_IMPORT command (a record map, besides the audit actor fields):
  *   categories  [[{name, slug}, ...], ...]  distinct category paths, top first
- *   products    [{row, category, fields, variants}, ...] in slug order, where
+ *   products    [{row, category?, fields, variants}, ...] in slug order, where
  *     row       the CSV line of the product's first line (the header is line 1)
  *     category  1-based index into categories, 0 for none
  *     fields    {slug, name, description, brand, gender, type, material, care,
  *                tags, active}, with the types of the product record
- *     variants  [{row, sku, talla, color, price, compare_at, stock?}, ...];
- *               the SKU is in upper case and stock is absent when its column
- *               was empty
+ *     variants  [{row, sku, talla, color, price, compare_at?, stock?}, ...];
+ *               the SKU is in upper case
+ * A field marked ? and the fields description, brand, material, care, tags
+ * and active are absent when the header lacks their column, so that
+ * stored products and variants keep those values. stock is also absent
+ * when its value is empty.
  */
 #ifndef JKD_STORE_CATALOG_CSV_H
 #define JKD_STORE_CATALOG_CSV_H

@@ -3,14 +3,16 @@
  * nothing (the command's layout is in catalog_csv.h).
  *
  * A product is matched by slug: a new slug creates the product, a known
- * one gets every product field from the file. A variant is matched by SKU
- * within its product. A new SKU creates the variant with the file's stock
- * (0 when empty). A known one gets talla, color, price and compare-at
- * price but keeps its stock, as the stock rule in catalog.h requires.
+ * one gets every product field whose column the file has. A variant is
+ * matched by SKU within its product. A new SKU creates the variant with
+ * the file's stock (0 when empty). A known one gets talla, color, price
+ * and compare-at price but keeps its stock, as the stock rule in
+ * catalog.h requires. Fields whose column the file lacks keep their
+ * stored values, and new records get the defaults of the admin API.
  * Products and variants that are not in the file are left alone.
- * Category paths are resolved from the top, each name matched among the
- * children of the level above by name and then by slug; missing levels
- * are created.
+ * Category paths are resolved from the top. Each name is matched among
+ * the children of the level above, by name and then by slug, and a
+ * missing level is created.
  *
  * Apply writes as it goes and collects every error it finds, each with
  * the CSV line and column. If there is one, the result is an error status,
@@ -178,60 +180,86 @@ static enum kv_err path_resolve(struct import_run *run, uint64_t index, uint64_t
 
 /* Products */
 
+/* The product fields a file may leave out; a new product gets these defaults. */
+static const char *const optional_texts[] = {"description", "brand", "material", "care"};
+
+/* A product of the command: its fields map and where its category comes from. */
+struct product_line {
+	const msgpack_object *fields;
+	bool has_category; /* the file has a categoria column */
+	uint64_t category_id;
+};
+
+/* Counts the fields a new product takes from the defaults because the command leaves them out. */
+static uint32_t defaults_needed(const struct rec *given)
+{
+	uint32_t count = rec_get(given, "tags") == NULL;
+
+	count += rec_get(given, "active") == NULL;
+	for (size_t i = 0; i < sizeof(optional_texts) / sizeof(optional_texts[0]); i++)
+		count += rec_get(given, optional_texts[i]) == NULL;
+	return count;
+}
+
+static void defaults_pack(struct rec_writer *w, const struct rec *given)
+{
+	for (size_t i = 0; i < sizeof(optional_texts) / sizeof(optional_texts[0]); i++) {
+		if (rec_get(given, optional_texts[i]) == NULL)
+			rec_put_str(w, optional_texts[i], "", 0);
+	}
+	if (rec_get(given, "tags") == NULL) {
+		rec_put_name(w, "tags");
+		msgpack_pack_array(&w->pk, 0);
+	}
+	/* An empty activo means active, so a missing column does too. */
+	if (rec_get(given, "active") == NULL)
+		rec_put_bool(w, "active", true);
+}
+
 /*
- * Writes a product record containing the command's fields plus category_id
- * into out and decodes it into *decoded, so the product writers can read
- * it like any record. Returns KV_BAD_RECORD if fields is not a map.
+ * Writes a product record containing the command's fields into out and
+ * decodes it into *decoded, so the product writers can read it like any
+ * record. The category is added when the file has the column, and a new
+ * product gets defaults for what the file leaves out. Returns
+ * KV_BAD_RECORD if the fields are not a map of named fields.
  */
-static enum kv_err fields_record(const msgpack_object *fields, uint64_t category_id, struct buf *out,
+static enum kv_err fields_record(const struct product_line *product, bool is_new, struct buf *out,
 				 struct rec *decoded)
 {
+	const msgpack_object *fields = product->fields;
+	struct rec given = {.body = fields};
+	bool set_category = product->has_category || is_new;
 	struct rec_writer w;
 
 	memset(decoded, 0, sizeof(*decoded));
 	msgpack_unpacked_init(&decoded->unpacked);
-	if (fields == NULL || fields->type != MSGPACK_OBJECT_MAP)
+	if (fields == NULL || fields->type != MSGPACK_OBJECT_MAP || rec_get(&given, "category") != NULL)
 		return KV_BAD_RECORD;
-	rec_begin(&w, out, STORE_RECORD_PRODUCT, CATALOG_SCHEMA_VERSION, fields->via.map.size + 1);
+	rec_begin(&w, out, STORE_RECORD_PRODUCT, CATALOG_SCHEMA_VERSION,
+		  fields->via.map.size + set_category + (is_new ? defaults_needed(&given) : 0));
 	for (uint32_t i = 0; i < fields->via.map.size; i++) {
-		const msgpack_object_kv *field = &fields->via.map.ptr[i];
-
-		/* The category comes from the path, so the command must not carry one of its own. */
-		if (field->key.type != MSGPACK_OBJECT_STR ||
-		    (field->key.via.str.size == 8 && memcmp(field->key.via.str.ptr, "category", 8) == 0))
+		if (fields->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
 			return KV_BAD_RECORD;
-		msgpack_pack_object(&w.pk, field->key);
-		msgpack_pack_object(&w.pk, field->val);
+		msgpack_pack_object(&w.pk, fields->via.map.ptr[i].key);
+		msgpack_pack_object(&w.pk, fields->via.map.ptr[i].val);
 		w.fields_written++;
 	}
-	rec_put_u64(&w, "category", category_id);
+	if (set_category)
+		rec_put_u64(&w, "category", product->category_id);
+	if (is_new)
+		defaults_pack(&w, &given);
 	if (rec_end(&w) != 0)
 		return KV_NO_MEMORY;
 	rec_free(decoded);
 	return rec_decode(decoded, out->data, out->len, STORE_RECORD_PRODUCT);
 }
 
-/* Creates or updates the product of fields; sets *id, and *changed if its record was written. */
-static enum kv_err product_upsert(struct import_run *run, const struct rec *fields, bool *is_new, uint64_t *id,
-				  bool *changed)
+/* Writes the fields record over the stored product id, unless nothing in it differs; sets *changed if it wrote. */
+static enum kv_err product_update(struct import_run *run, uint64_t id, const struct rec *fields, bool *changed)
 {
 	struct catalog_product old;
-	const char *slug;
-	size_t slug_len;
-	enum kv_err err;
+	enum kv_err err = catalog_product_get(run->store, run->txn, id, &old);
 
-	*changed = false;
-	if (!rec_get_str(fields, "slug", &slug, &slug_len))
-		return KV_BAD_RECORD;
-	err = catalog_product_by_slug(run->store, run->txn, slug, slug_len, id);
-	*is_new = err == KV_NOT_FOUND;
-	if (*is_new) {
-		run->totals.products_created++;
-		*changed = true;
-		return catalog_product_insert(run->store, run->txn, fields, run->at_ms, id);
-	}
-	if (err == KV_OK)
-		err = catalog_product_get(run->store, run->txn, *id, &old);
 	if (err != KV_OK)
 		return err;
 	*changed = !catalog_product_fields_equal(fields, &old.rec);
@@ -242,6 +270,38 @@ static enum kv_err product_upsert(struct import_run *run, const struct rec *fiel
 		run->totals.products_unchanged++;
 	}
 	catalog_product_release(&old);
+	return err;
+}
+
+/* Creates or updates the product; sets *id, *is_new, and *changed if its record was written. */
+static enum kv_err product_upsert(struct import_run *run, const struct product_line *product, bool *is_new,
+				  uint64_t *id, bool *changed)
+{
+	struct rec given = {.body = product->fields}, fields;
+	const char *slug;
+	size_t slug_len;
+	struct buf record;
+	enum kv_err err;
+
+	*changed = false;
+	if (product->fields == NULL || product->fields->type != MSGPACK_OBJECT_MAP ||
+	    !rec_get_str(&given, "slug", &slug, &slug_len))
+		return KV_BAD_RECORD;
+	err = catalog_product_by_slug(run->store, run->txn, slug, slug_len, id);
+	*is_new = err == KV_NOT_FOUND;
+	if (err != KV_OK && !*is_new)
+		return err;
+	buf_init(&record, 256 * 1024);
+	err = fields_record(product, *is_new, &record, &fields);
+	if (err == KV_OK && *is_new) {
+		run->totals.products_created++;
+		*changed = true;
+		err = catalog_product_insert(run->store, run->txn, &fields, run->at_ms, id);
+	} else if (err == KV_OK) {
+		err = product_update(run, *id, &fields, changed);
+	}
+	rec_free(&fields);
+	buf_free(&record);
 	return err;
 }
 
@@ -268,7 +328,8 @@ static struct variant_slot *slot_by_sku(struct variant_slots *slots, const char 
 struct variant_line {
 	uint64_t row;
 	struct catalog_variant fields;
-	bool has_stock;
+	bool has_stock;      /* the stock column has a value */
+	bool has_compare_at; /* the file has a precio_anterior column */
 };
 
 static bool variant_line_read(const msgpack_object *object, struct variant_line *line)
@@ -278,11 +339,12 @@ static bool variant_line_read(const msgpack_object *object, struct variant_line 
 
 	memset(line, 0, sizeof(*line));
 	line->has_stock = rec_get_i64(&map, "stock", &v->stock);
+	line->has_compare_at = rec_get_i64(&map, "compare_at", &v->compare_at_minor);
 	return object->type == MSGPACK_OBJECT_MAP && rec_get_u64(&map, "row", &line->row) &&
 	       catalog_text_copy(&map, "sku", v->sku, sizeof(v->sku)) &&
 	       catalog_text_copy(&map, "talla", v->size, sizeof(v->size)) &&
 	       catalog_text_copy(&map, "color", v->color, sizeof(v->color)) && rec_get_i64(&map, "price", &v->price_minor) &&
-	       rec_get_i64(&map, "compare_at", &v->compare_at_minor) && v->sku[0] != '\0' && v->stock >= 0;
+	       v->sku[0] != '\0' && v->stock >= 0;
 }
 
 /*
@@ -318,14 +380,19 @@ static enum kv_err slot_merge(struct import_run *run, uint64_t product_id, struc
 	slot->row = line->row;
 	slot->changed = strcmp(v->size, line->fields.size) != 0 || strcmp(v->color, line->fields.color) != 0 ||
 			v->price_minor != line->fields.price_minor ||
-			v->compare_at_minor != line->fields.compare_at_minor;
+			(line->has_compare_at && v->compare_at_minor != line->fields.compare_at_minor);
 	/* The stock rule: a stored variant keeps its stock, whatever the file contains. */
 	if (line->has_stock && line->fields.stock != v->stock)
 		run->totals.stock_ignored++;
 	memcpy(v->size, line->fields.size, sizeof(v->size));
 	memcpy(v->color, line->fields.color, sizeof(v->color));
 	v->price_minor = line->fields.price_minor;
-	v->compare_at_minor = line->fields.compare_at_minor;
+	if (line->has_compare_at)
+		v->compare_at_minor = line->fields.compare_at_minor;
+	/* Without the column, the stored compare-at price stays, so it must still be above the new price. */
+	if (v->compare_at_minor != 0 && v->compare_at_minor <= v->price_minor)
+		import_error(run, line->row, CATALOG_CSV_COMPARE_AT, "compare_at_not_above_price",
+			     N_("The previous price must be higher than the price. Raise it or leave it empty."));
 	return KV_OK;
 }
 
@@ -407,29 +474,24 @@ static enum kv_err variants_import(struct import_run *run, uint64_t product_id, 
 /* Imports one product of the command with its variants. */
 static enum kv_err product_import(struct import_run *run, const msgpack_object *object)
 {
-	struct rec map = {.body = object}, fields;
+	struct rec map = {.body = object};
 	const msgpack_object *lines = rec_get(&map, "variants");
-	uint64_t row, path, category_id, id;
+	struct product_line product = {.fields = rec_get(&map, "fields"), .has_category = rec_get(&map, "category") != NULL};
+	uint64_t row, path = 0, id;
 	bool is_new, changed, variants_changed = false;
-	struct buf record;
 	enum kv_err err;
 
 	if (object->type != MSGPACK_OBJECT_MAP || lines == NULL || !rec_get_u64(&map, "row", &row) ||
-	    !rec_get_u64(&map, "category", &path))
+	    (product.has_category && !rec_get_u64(&map, "category", &path)))
 		return KV_BAD_RECORD;
-	err = path_resolve(run, path, row, &category_id);
-	if (err != KV_OK || (path != 0 && category_id == 0))
+	err = path_resolve(run, path, row, &product.category_id);
+	if (err != KV_OK || (path != 0 && product.category_id == 0))
 		return err;
-	buf_init(&record, 256 * 1024);
-	err = fields_record(rec_get(&map, "fields"), category_id, &record, &fields);
-	if (err == KV_OK)
-		err = product_upsert(run, &fields, &is_new, &id, &changed);
+	err = product_upsert(run, &product, &is_new, &id, &changed);
 	if (err == KV_OK)
 		err = variants_import(run, id, is_new, lines, &variants_changed);
 	if (err == KV_OK && (changed || variants_changed))
 		run->touched[run->touched_count++] = id;
-	rec_free(&fields);
-	buf_free(&record);
 	return err;
 }
 

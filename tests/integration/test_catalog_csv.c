@@ -446,6 +446,124 @@ static void errors_follow_accept_language(void **state)
 	http_reply_free(&reply);
 }
 
+static void invalid_text_is_rejected(void **state)
+{
+	static const char *const lines[] = {
+		"texto-malo;Nombre \xFF roto;;;mujer;ropa;;;;;si;TXT-1;M;Rojo;10;;1",
+		"texto-hondo;Hondo;;;mujer;ropa;A/B/C/D/E/F/G/H;;;;si;TXT-2;M;Rojo;10;;1",
+		NULL,
+	};
+	struct http_reply reply;
+
+	(void)state;
+	import_lines(lines, &reply);
+	assert_import_error(&reply, 2, "nombre", "invalid_text");
+	assert_import_error(&reply, 3, "categoria", "invalid_category");
+	assert_int_equal(import_error_count(&reply), 2);
+	http_reply_free(&reply);
+}
+
+static void oversized_file_gets_413(void **state)
+{
+	char head[512];
+	struct http_reply reply;
+	int fd = http_connect(catalog.node.port);
+
+	(void)state;
+	/* The limit is checked against Content-Length, so the node responds before any of the body is sent. */
+	snprintf(head, sizeof(head),
+		 "POST /api/v1/admin/import HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Type: text/csv\r\n"
+		 "Content-Length: %u\r\nConnection: close\r\n\r\n",
+		 catalog.admin, (16u << 20) + 1);
+	assert_int_equal(http_send(fd, head, strlen(head)), 0);
+	assert_int_equal(http_read_reply(fd, &reply), 0);
+	http_close(fd);
+	assert_problem_field(&reply, 413, NULL);
+	http_reply_free(&reply);
+}
+
+static void too_many_lines_is_rejected(void **state)
+{
+	struct buf csv;
+	struct http_reply reply;
+
+	(void)state;
+	buf_init(&csv, 8u << 20);
+	buf_append_str(&csv, CSV_HEADER_ES "\n");
+	for (int i = 0; i <= 50000; i++)
+		buf_printf(&csv, "lineas-%d;L;;;mujer;ropa;;;;;si;LIN-%d;T%d;Rojo;10;;1\n", i / 100, i, i % 100);
+	csv_import(&catalog, catalog.admin, NULL, csv.data, csv.len, &reply);
+	buf_free(&csv);
+	assert_import_error(&reply, 50002, NULL, "too_many_lines");
+	assert_int_equal(import_error_count(&reply), 1);
+	http_reply_free(&reply);
+	assert_int_equal(product_status(&catalog, "lineas-0"), 404);
+}
+
+static void file_variants_over_limit_rejected(void **state)
+{
+	struct buf csv;
+	struct http_reply reply;
+
+	(void)state;
+	buf_init(&csv, 1u << 20);
+	buf_append_str(&csv, CSV_HEADER_ES "\n");
+	for (int i = 0; i < 101; i++)
+		buf_printf(&csv, "muchas;Muchas;;;mujer;ropa;;;;;si;MUC-%d;T%d;Rojo;10;;1\n", i, i);
+	csv_import(&catalog, catalog.admin, NULL, csv.data, csv.len, &reply);
+	buf_free(&csv);
+	assert_import_error(&reply, 102, "sku", "too_many_variants");
+	assert_int_equal(import_error_count(&reply), 1);
+	http_reply_free(&reply);
+}
+
+/* Imports count variants of slug with SKUs prefix-first..., tallas T<n>; returns the status. */
+static int import_variants(const char *slug, const char *prefix, int first, int count)
+{
+	struct buf csv;
+	struct http_reply reply;
+	int status;
+
+	buf_init(&csv, 1u << 20);
+	buf_append_str(&csv, CSV_HEADER_ES "\n");
+	for (int i = first; i < first + count; i++)
+		buf_printf(&csv, "%s;Varias;;;mujer;ropa;;;;;si;%s-%d;T%d;Rojo;10;;1\n", slug, prefix, i, i);
+	csv_import(&catalog, catalog.admin, NULL, csv.data, csv.len, &reply);
+	buf_free(&csv);
+	status = reply.status;
+	if (status == 422)
+		assert_import_error(&reply, 2 + 100 - first, "sku", "too_many_variants");
+	http_reply_free(&reply);
+	return status;
+}
+
+static void stored_variants_count_toward_limit(void **state)
+{
+	json_t *product;
+
+	(void)state;
+	assert_int_equal(import_variants("varias", "VAR", 0, 60), 200);
+	assert_int_equal(import_variants("varias", "VAR", 60, 50), 422);
+	product = product_json(&catalog, "varias");
+	assert_int_equal(json_array_size(json_object_get(product, "variants")), 60);
+	json_decref(product);
+}
+
+static void clash_with_stored_variant_rejected(void **state)
+{
+	static const char *const first[] = {"choque;Choque;;;mujer;ropa;;;;;si;CHO-1;S;Rojo;10;;1", NULL};
+	static const char *const second[] = {"choque;Choque;;;mujer;ropa;;;;;si;CHO-2;s;rojo;10;;1", NULL};
+	struct http_reply reply;
+
+	(void)state;
+	import_lines(first, &reply);
+	assert_int_equal(reply.status, 200);
+	http_reply_free(&reply);
+	import_lines(second, &reply);
+	assert_import_error(&reply, 2, "talla", "variant_exists");
+	http_reply_free(&reply);
+}
+
 /* Updates */
 
 static void known_slug_updates_product_not_stock(void **state)
@@ -528,6 +646,66 @@ static void unchanged_reimport_keeps_versions(void **state)
 	versions_of("sin-cambios", &product_after, &variant_after);
 	assert_int_equal(product_after, product_before);
 	assert_int_equal(variant_after, variant_before);
+}
+
+static void absent_columns_keep_stored_fields(void **state)
+{
+	static const char *const full[] = {
+		"parcial;Antes;Descripción guardada;Marca;mujer;ropa;Parcial/Vestidos;Seda;A mano;fiesta;no;PAR-1;M;Rojo;20;30;4",
+		NULL,
+	};
+	static const char partial[] = "slug,nombre,genero,tipo,sku,talla,color,precio\n"
+				      "parcial,Después,mujer,ropa,PAR-1,M,Rojo,25\n";
+	struct http_reply reply;
+	json_t *admin, *variant;
+	char path[96];
+
+	(void)state;
+	import_lines(full, &reply);
+	assert_int_equal(reply.status, 200);
+	http_reply_free(&reply);
+	json_decref(csv_import_ok(&catalog, partial, strlen(partial)));
+	catalog_request(&catalog, catalog.admin, "GET", "/api/v1/admin/products?limit=100", NULL, NULL, &reply);
+	admin = reply_json(&reply);
+	http_reply_free(&reply);
+	for (size_t i = 0; i < json_array_size(json_object_get(admin, "products")); i++) {
+		json_t *summary = json_array_get(json_object_get(admin, "products"), i);
+
+		if (strcmp(json_string_value(json_object_get(summary, "slug")), "parcial") == 0)
+			snprintf(path, sizeof(path), "/api/v1/admin/products/%lld",
+				 (long long)json_integer_value(json_object_get(summary, "id")));
+	}
+	json_decref(admin);
+	catalog_request(&catalog, catalog.admin, "GET", path, NULL, NULL, &reply);
+	admin = reply_json(&reply);
+	http_reply_free(&reply);
+	variant = json_array_get(json_object_get(admin, "variants"), 0);
+	assert_string_equal(json_string_value(json_object_get(admin, "name")), "Después");
+	assert_string_equal(json_string_value(json_object_get(admin, "description")), "Descripción guardada");
+	assert_string_equal(json_string_value(json_object_get(admin, "brand")), "Marca");
+	assert_string_equal(json_string_value(json_object_get(admin, "care")), "A mano");
+	assert_int_equal(json_array_size(json_object_get(admin, "tags")), 1);
+	assert_false(json_is_true(json_object_get(admin, "active")));
+	assert_int_not_equal(json_integer_value(json_object_get(admin, "category_id")), 0);
+	assert_int_equal(json_integer_value(json_object_get(variant, "price")), 2500);
+	assert_int_equal(json_integer_value(json_object_get(variant, "compare_at_price")), 3000);
+	json_decref(admin);
+}
+
+static void stored_compare_at_must_stay_above_price(void **state)
+{
+	static const char *const first[] = {"rebaja;Rebaja;;;mujer;ropa;;;;;si;REB-1;M;Rojo;20;30;4", NULL};
+	static const char second[] = "slug,nombre,genero,tipo,sku,talla,color,precio\n"
+				     "rebaja,Rebaja,mujer,ropa,REB-1,M,Rojo,35\n";
+	struct http_reply reply;
+
+	(void)state;
+	import_lines(first, &reply);
+	assert_int_equal(reply.status, 200);
+	http_reply_free(&reply);
+	csv_import(&catalog, catalog.admin, NULL, second, strlen(second), &reply);
+	assert_import_error(&reply, 2, "precio_anterior", "compare_at_not_above_price");
+	http_reply_free(&reply);
 }
 
 static void missing_categories_are_created(void **state)
@@ -645,8 +823,16 @@ int main(void)
 		cmocka_unit_test(error_list_is_bounded),
 		cmocka_unit_test(sku_of_other_product_applies_nothing),
 		cmocka_unit_test(errors_follow_accept_language),
+		cmocka_unit_test(invalid_text_is_rejected),
+		cmocka_unit_test(oversized_file_gets_413),
+		cmocka_unit_test(too_many_lines_is_rejected),
+		cmocka_unit_test(file_variants_over_limit_rejected),
+		cmocka_unit_test(stored_variants_count_toward_limit),
+		cmocka_unit_test(clash_with_stored_variant_rejected),
 		cmocka_unit_test(known_slug_updates_product_not_stock),
 		cmocka_unit_test(unchanged_reimport_keeps_versions),
+		cmocka_unit_test(absent_columns_keep_stored_fields),
+		cmocka_unit_test(stored_compare_at_must_stay_above_price),
 		cmocka_unit_test(missing_categories_are_created),
 		cmocka_unit_test(imported_products_are_searchable),
 		cmocka_unit_test(import_needs_admin),
