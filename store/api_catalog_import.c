@@ -897,9 +897,16 @@ static void import_done(struct http_request *req, enum repl_err err, uint64_t in
 static bool csv_content_type_check(struct http_request *req)
 {
 	size_t len;
-	const char *type = http_header_get(req, "Content-Type", &len);
-	const char *charset = type != NULL ? strcasestr(type, "charset=") : NULL;
+	const char *value = http_header_get(req, "Content-Type", &len);
+	char type[128];
+	const char *charset = NULL;
 
+	/* Header values are not NUL-terminated, so the search runs on a copy. */
+	if (value != NULL && len < sizeof(type)) {
+		memcpy(type, value, len);
+		type[len] = '\0';
+		charset = strcasestr(type, "charset=");
+	}
 	if (charset != NULL) {
 		charset += strlen("charset=");
 		charset += *charset == '"';
@@ -921,6 +928,9 @@ static void import_propose(struct http_request *req, const struct import_file *f
 
 	buf_init(&command, CATALOG_IMPORT_COMMAND_MAX_BYTES);
 	command_build(f, plan, who, &command);
+	/* Logged first, because req is not valid once a response has been sent. */
+	log_info("catalog_import", "rid=%s lines=%zu products=%zu command_bytes=%zu too_large=%d", req->request_id,
+		 f->row_count, plan->product_count, command.len, command.failed);
 	if (command.failed) {
 		import_slot_release();
 		http_respond_problem(req, 413, "import_too_large", "body",
@@ -932,8 +942,6 @@ static void import_propose(struct http_request *req, const struct import_file *f
 	/* api_propose() has already responded (503 or 500) to a proposal that failed, so the slot is released after that. */
 	if (!command.failed && !proposed)
 		import_slot_release();
-	log_info("catalog_import", "rid=%s lines=%zu products=%zu command_bytes=%zu proposed=%d", req->request_id,
-		 f->row_count, plan->product_count, command.len, proposed);
 	buf_free(&command);
 }
 
