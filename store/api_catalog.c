@@ -209,5 +209,7 @@ int catalog_routes_register(struct http_router *router, void *node)
 		if (http_router_add(router, &routes[i]) != 0)
 			return -1;
 	}
-	return catalog_admin_routes_register(router, node);
+	if (catalog_admin_routes_register(router, node) != 0)
+		return -1;
+	return catalog_csv_routes_register(router, node);
 }

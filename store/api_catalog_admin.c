@@ -110,11 +110,16 @@ static bool chars_match(const char *s, const char *allowed)
 	return s[0] != '\0' && strspn(s, allowed) == strlen(s);
 }
 
-static bool slug_valid(const char *slug)
+bool catalog_slug_valid(const char *slug)
 {
 	size_t len = strlen(slug);
 
 	return chars_match(slug, "abcdefghijklmnopqrstuvwxyz0123456789-") && slug[0] != '-' && slug[len - 1] != '-';
+}
+
+bool catalog_sku_valid(const char *sku)
+{
+	return chars_match(sku, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
 }
 
 static bool tags_check(struct http_request *req, json_t *tags)
@@ -143,13 +148,13 @@ static bool tags_check(struct http_request *req, json_t *tags)
 /* Checks a string field's content beyond its length. */
 static bool text_kind_check(struct http_request *req, const struct field_spec *spec, const char *value)
 {
-	if (spec->kind == FIELD_SLUG && !slug_valid(value)) {
+	if (spec->kind == FIELD_SLUG && !catalog_slug_valid(value)) {
 		http_respond_problem(req, 400, "invalid_field", spec->json_name,
 				     "The field %s may contain only a-z, 0-9 and hyphens, and must not start or end with a hyphen.",
 				     spec->json_name);
 		return false;
 	}
-	if (spec->kind == FIELD_SKU && !chars_match(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")) {
+	if (spec->kind == FIELD_SKU && !catalog_sku_valid(value)) {
 		http_respond_problem(req, 400, "invalid_field", spec->json_name,
 				     "The field %s may contain only letters A-Z, digits, '.', '_' and '-'.", spec->json_name);
 		return false;
@@ -398,7 +403,7 @@ static void category_propose(struct http_request *req, uint64_t id)
 	    !api_integer(req, body, "parent_id", false, 0, INT64_MAX, &parent) ||
 	    !api_integer(req, body, "position", false, 0, 1000000, &position))
 		goto out;
-	if (!slug_valid(slug)) {
+	if (!catalog_slug_valid(slug)) {
 		http_respond_problem(req, 400, "invalid_field", "slug",
 				     "The field %s may contain only a-z, 0-9 and hyphens, and must not start or end with a hyphen.",
 				     "slug");

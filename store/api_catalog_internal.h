@@ -29,7 +29,19 @@ bool catalog_path_id(struct http_request *req, const char *name, uint64_t *out);
 /* True if the If-None-Match header of req lists etag (or is "*"). */
 bool catalog_etag_matches(struct http_request *req, const char *etag, size_t etag_len);
 
+/* True if slug has only a-z, 0-9 and hyphens, with no hyphen at either end. */
+bool catalog_slug_valid(const char *slug);
+
+/* True if sku has only ASCII letters, digits, '.', '_' and '-' (and at least one of them). */
+bool catalog_sku_valid(const char *sku);
+
 /* Registers the admin routes (api_catalog_admin.c). */
 int catalog_admin_routes_register(struct http_router *router, void *node);
+
+/* Registers POST /api/v1/admin/import and GET /api/v1/admin/export (api_catalog_import.c). */
+int catalog_csv_routes_register(struct http_router *router, void *node);
+
+/* GET /api/v1/admin/export (api_catalog_export.c). */
+void catalog_handle_export(struct http_request *req);
 
 #endif

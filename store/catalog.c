@@ -81,8 +81,7 @@ bool catalog_command_map(const struct rec *command, const char *name, struct rec
 	return true;
 }
 
-/* Copies string field name of r into out (NUL-terminated); false if absent or too long. */
-static bool copy_text(const struct rec *r, const char *name, char *out, size_t out_size)
+bool catalog_text_copy(const struct rec *r, const char *name, char *out, size_t out_size)
 {
 	const char *s;
 	size_t len;
@@ -186,8 +185,8 @@ enum kv_err catalog_variant_get(struct store *store, struct kv_txn *txn, uint64_
 	out->id = variant_id;
 	if (err == KV_OK &&
 	    (!rec_get_u64(&r, "product", &out->product_id) || !rec_get_u64(&r, "version", &out->version) ||
-	     !copy_text(&r, "sku", out->sku, sizeof(out->sku)) || !copy_text(&r, "talla", out->size, sizeof(out->size)) ||
-	     !copy_text(&r, "color", out->color, sizeof(out->color)) || !rec_get_i64(&r, "price", &out->price_minor) ||
+	     !catalog_text_copy(&r, "sku", out->sku, sizeof(out->sku)) || !catalog_text_copy(&r, "talla", out->size, sizeof(out->size)) ||
+	     !catalog_text_copy(&r, "color", out->color, sizeof(out->color)) || !rec_get_i64(&r, "price", &out->price_minor) ||
 	     !rec_get_i64(&r, "compare_at", &out->compare_at_minor) || !rec_get_i64(&r, "stock", &out->stock)))
 		err = KV_BAD_RECORD;
 	rec_free(&r);
@@ -246,9 +245,9 @@ enum kv_err catalog_image_get(struct store *store, struct kv_txn *txn, uint64_t 
 	out->id = image_id;
 	if (err == KV_OK &&
 	    (!rec_get_u64(&r, "product", &out->product_id) || !rec_get_u64(&r, "width", &out->width) ||
-	     !rec_get_u64(&r, "height", &out->height) || !copy_text(&r, "color", out->color, sizeof(out->color)) ||
-	     !copy_text(&r, "content_type", out->content_type, sizeof(out->content_type)) ||
-	     !copy_text(&r, "hash", out->hash, sizeof(out->hash)) || !rec_get_bin(&r, "bytes", &out->bytes, &out->len)))
+	     !rec_get_u64(&r, "height", &out->height) || !catalog_text_copy(&r, "color", out->color, sizeof(out->color)) ||
+	     !catalog_text_copy(&r, "content_type", out->content_type, sizeof(out->content_type)) ||
+	     !catalog_text_copy(&r, "hash", out->hash, sizeof(out->hash)) || !rec_get_bin(&r, "bytes", &out->bytes, &out->len)))
 		err = KV_BAD_RECORD;
 	/* The bytes point into the map, not into the decoding, so they outlive rec_free(). */
 	rec_free(&r);
@@ -264,8 +263,8 @@ enum kv_err catalog_category_get(struct store *store, struct kv_txn *txn, uint64
 	memset(out, 0, sizeof(*out));
 	out->id = category_id;
 	if (err == KV_OK && (!rec_get_u64(&r, "parent", &out->parent_id) || !rec_get_u64(&r, "position", &out->position) ||
-			     !copy_text(&r, "slug", out->slug, sizeof(out->slug)) ||
-			     !copy_text(&r, "name", out->name, sizeof(out->name))))
+			     !catalog_text_copy(&r, "slug", out->slug, sizeof(out->slug)) ||
+			     !catalog_text_copy(&r, "name", out->name, sizeof(out->name))))
 		err = KV_BAD_RECORD;
 	rec_free(&r);
 	return err;
@@ -349,7 +348,7 @@ json_t *catalog_category_json(const struct catalog_category *category)
 			 (json_int_t)category->position);
 }
 
-static enum kv_err category_put(struct store *store, struct kv_txn *txn, const struct catalog_category *category)
+enum kv_err catalog_category_put(struct store *store, struct kv_txn *txn, const struct catalog_category *category)
 {
 	unsigned char key[8];
 	struct rec_writer w;
@@ -388,7 +387,7 @@ static enum kv_err sibling_slug_taken(struct store *store, struct kv_txn *txn, u
 	return err;
 }
 
-static enum kv_err category_count(struct store *store, struct kv_txn *txn, size_t *count)
+enum kv_err catalog_categories_count(struct store *store, struct kv_txn *txn, size_t *count)
 {
 	struct kv_cursor *cursor;
 	struct kv_val key, val;
@@ -471,8 +470,8 @@ static bool category_command_read(const struct rec *command, struct catalog_cate
 	memset(out, 0, sizeof(*out));
 	return rec_get_u64(command, "id", &out->id) && rec_get_u64(command, "parent", &out->parent_id) &&
 	       rec_get_u64(command, "position", &out->position) &&
-	       copy_text(command, "slug", out->slug, sizeof(out->slug)) &&
-	       copy_text(command, "name", out->name, sizeof(out->name));
+	       catalog_text_copy(command, "slug", out->slug, sizeof(out->slug)) &&
+	       catalog_text_copy(command, "name", out->name, sizeof(out->name));
 }
 
 /* Checks what a new or moved category needs from the state; sets result and *ok = false if it fails. */
@@ -486,7 +485,7 @@ static enum kv_err category_check(struct store *store, struct kv_txn *txn, const
 	if (err != KV_OK || !*ok)
 		return err;
 	*ok = false;
-	err = category->id == 0 ? category_count(store, txn, &count) : KV_OK;
+	err = category->id == 0 ? catalog_categories_count(store, txn, &count) : KV_OK;
 	if (err == KV_OK && category->id == 0 && count >= CATALOG_CATEGORIES_MAX)
 		return store_result_error(result, STORE_CONFLICT, "too_many_categories", NULL,
 					  N_("The shop already has the maximum of 1000 categories. Delete unused ones first."));
@@ -530,7 +529,7 @@ enum kv_err catalog_apply_category_put(struct store *store, struct kv_txn *txn, 
 	if (err == KV_OK)
 		err = catalog_link_put(store, txn, CATALOG_LINK_CATEGORY_CHILD, category.parent_id, category.id);
 	if (err == KV_OK)
-		err = category_put(store, txn, &category);
+		err = catalog_category_put(store, txn, &category);
 	/* Product views show the category path, so a rename or a move re-renders them. */
 	if (err == KV_OK && !creating &&
 	    (strcmp(old.slug, category.slug) != 0 || strcmp(old.name, category.name) != 0 ||
@@ -663,11 +662,11 @@ enum kv_err catalog_apply(struct store *store, struct kv_txn *txn, uint64_t inde
 		[CATALOG_BULK_STOCK - STORE_COMMANDS_CATALOG] = catalog_apply_bulk_stock,
 		[CATALOG_IMAGE_ADD - STORE_COMMANDS_CATALOG] = catalog_apply_image_add,
 		[CATALOG_IMAGE_DELETE - STORE_COMMANDS_CATALOG] = catalog_apply_image_delete,
+		[CATALOG_IMPORT - STORE_COMMANDS_CATALOG] = catalog_apply_import,
 	};
 	size_t slot = type - STORE_COMMANDS_CATALOG;
 
 	(void)index;
-	/* CATALOG_IMPORT has no handler yet, so it is rejected like any unknown type. */
 	if (type < STORE_COMMANDS_CATALOG || slot >= sizeof(handlers) / sizeof(handlers[0]) || handlers[slot] == NULL)
 		return catalog_bad_command(result);
 	return handlers[slot](store, txn, command, result);

@@ -68,6 +68,9 @@
 #define CATALOG_CATEGORIES_MAX 1000
 #define CATALOG_CATEGORY_DEPTH_MAX 8
 #define CATALOG_BULK_MAX 1000         /* variants changed by one bulk command */
+#define CATALOG_IMPORT_BODY_MAX_BYTES (16u << 20)    /* a CSV file sent to POST /api/v1/admin/import */
+#define CATALOG_IMPORT_ROWS_MAX 50000                /* data lines of one import */
+#define CATALOG_IMPORT_COMMAND_MAX_BYTES (32u << 20) /* the CATALOG_IMPORT command made from one file */
 
 enum catalog_command {
 	CATALOG_CATEGORY_PUT = STORE_COMMANDS_CATALOG,
@@ -83,7 +86,7 @@ enum catalog_command {
 	CATALOG_BULK_STOCK,     /* a list of adjustments, all or nothing */
 	CATALOG_IMAGE_ADD,
 	CATALOG_IMAGE_DELETE,
-	CATALOG_IMPORT,         /* products with variants from CSV rows, all or nothing */
+	CATALOG_IMPORT,         /* products with variants from CSV rows, all or nothing; see catalog_csv.h */
 };
 
 enum catalog_gender {

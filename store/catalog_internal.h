@@ -47,6 +47,39 @@ enum kv_err catalog_category_get(struct store *store, struct kv_txn *txn, uint64
 				 struct catalog_category *out);
 enum kv_err catalog_image_get(struct store *store, struct kv_txn *txn, uint64_t image_id, struct catalog_image *out);
 enum kv_err catalog_variant_put(struct store *store, struct kv_txn *txn, const struct catalog_variant *variant);
+enum kv_err catalog_category_put(struct store *store, struct kv_txn *txn, const struct catalog_category *category);
+
+/* Counts the categories, stopping once the count passes CATALOG_CATEGORIES_MAX. */
+enum kv_err catalog_categories_count(struct store *store, struct kv_txn *txn, size_t *count);
+
+/*
+ * Creates a product from fields, which has every editable field (as in
+ * the record), stamped at_ms with version 1: its record, slug index,
+ * category link and the products total. Sets *id. The caller has checked
+ * that the slug is free and the category exists.
+ */
+enum kv_err catalog_product_insert(struct store *store, struct kv_txn *txn, const struct rec *fields, uint64_t at_ms,
+				   uint64_t *id);
+
+/*
+ * Writes old with the editable fields present in fields merged over it,
+ * the next version and updated_at at_ms (never earlier than before), and
+ * moves its slug index and category link. Stock is in the variants, so it
+ * is not touched.
+ */
+enum kv_err catalog_product_rewrite(struct store *store, struct kv_txn *txn, const struct catalog_product *old,
+				    const struct rec *fields, uint64_t at_ms);
+
+/* True if every editable field present in fields has the same value in old. */
+bool catalog_product_fields_equal(const struct rec *fields, const struct rec *old);
+
+/*
+ * Writes variant and points its SKU index entry at it, deleting the entry
+ * of old_sku when the SKU changed ("" for a new variant). The caller
+ * links a new variant to its product and refreshes the product.
+ */
+enum kv_err catalog_variant_store(struct store *store, struct kv_txn *txn, const struct catalog_variant *variant,
+				  const char *old_sku);
 
 /* catalog_links: see enum catalog_link. */
 enum kv_err catalog_link_put(struct store *store, struct kv_txn *txn, enum catalog_link kind, uint64_t owner,
@@ -80,10 +113,13 @@ enum kv_err catalog_products_total(struct store *store, struct kv_txn *txn, uint
 /* Sets result to STORE_BAD_COMMAND: the proposer encoded a command apply cannot read. */
 enum kv_err catalog_bad_command(struct repl_result *result);
 
+/* Copies string field name of r into out (NUL-terminated); false if absent or too long. */
+bool catalog_text_copy(const struct rec *r, const char *name, char *out, size_t out_size);
+
 /* The nested map field name of command as a record, so rec_get_* work on it. */
 bool catalog_command_map(const struct rec *command, const char *name, struct rec *out);
 
-/* Apply functions, by file: catalog.c, catalog_products.c, catalog_stock.c, images.c. */
+/* Apply functions, by file: catalog.c, catalog_products.c, catalog_stock.c, images.c, catalog_import.c. */
 enum kv_err catalog_apply_category_put(struct store *store, struct kv_txn *txn, const struct rec *command,
 				       struct repl_result *result);
 enum kv_err catalog_apply_category_delete(struct store *store, struct kv_txn *txn, const struct rec *command,
@@ -110,6 +146,8 @@ enum kv_err catalog_apply_image_add(struct store *store, struct kv_txn *txn, con
 				    struct repl_result *result);
 enum kv_err catalog_apply_image_delete(struct store *store, struct kv_txn *txn, const struct rec *command,
 				       struct repl_result *result);
+enum kv_err catalog_apply_import(struct store *store, struct kv_txn *txn, const struct rec *command,
+				 struct repl_result *result);
 
 /*
  * Returns price_minor changed by percent_bp basis points (-1500 is -15 %),

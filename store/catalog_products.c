@@ -43,6 +43,17 @@ enum kv_err catalog_products_total(struct store *store, struct kv_txn *txn, uint
 	return store_counter_get(store, txn, PRODUCTS_TOTAL_COUNTER, total);
 }
 
+bool catalog_product_fields_equal(const struct rec *fields, const struct rec *old)
+{
+	for (size_t i = 0; i < PRODUCT_FIELD_COUNT; i++) {
+		const msgpack_object *a = rec_get(fields, product_fields[i]), *b = rec_get(old, product_fields[i]);
+
+		if (a != NULL && (b == NULL || !msgpack_object_equal(*a, *b)))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Writes product id: every editable field from changes where present, else
  * from old (NULL when creating), then the stamps and version given.
@@ -183,6 +194,40 @@ static enum kv_err product_finish(struct store *store, struct kv_txn *txn, uint6
 	return store_result_json(result, STORE_OK, json);
 }
 
+enum kv_err catalog_product_insert(struct store *store, struct kv_txn *txn, const struct rec *fields, uint64_t at_ms,
+				   uint64_t *id)
+{
+	uint64_t category_id = 0;
+	enum kv_err err = store_next_id(store, txn, "product", id);
+
+	rec_get_u64(fields, "category", &category_id);
+	if (err == KV_OK)
+		err = product_write(store, txn, *id, fields, NULL, at_ms, at_ms, 1);
+	if (err == KV_OK)
+		err = product_index_update(store, txn, *id, NULL, 0, fields);
+	if (err == KV_OK && category_id == 0)
+		err = catalog_link_put(store, txn, CATALOG_LINK_CATEGORY_PRODUCT, 0, *id);
+	if (err == KV_OK)
+		err = counter_add(store, txn, PRODUCTS_TOTAL_COUNTER, 1);
+	return err;
+}
+
+enum kv_err catalog_product_rewrite(struct store *store, struct kv_txn *txn, const struct catalog_product *old,
+				    const struct rec *fields, uint64_t at_ms)
+{
+	char old_slug[CATALOG_SLUG_MAX_CHARS + 1];
+	enum kv_err err;
+
+	/* old points into the map, which the write below changes, so its slug is copied first. */
+	snprintf(old_slug, sizeof(old_slug), "%.*s", (int)old->slug.len, old->slug.ptr);
+	/* A clock behind the last update must not make updated_at go backwards. */
+	err = product_write(store, txn, old->id, fields, &old->rec, old->created_at_ms,
+			    at_ms > old->updated_at_ms ? at_ms : old->updated_at_ms, old->version + 1);
+	if (err == KV_OK)
+		err = product_index_update(store, txn, old->id, old_slug, old->category_id, fields);
+	return err;
+}
+
 enum kv_err catalog_apply_product_create(struct store *store, struct kv_txn *txn, const struct rec *command,
 					 struct repl_result *result)
 {
@@ -203,15 +248,7 @@ enum kv_err catalog_apply_product_create(struct store *store, struct kv_txn *txn
 	if (err != KV_OK || !ok)
 		return err;
 
-	err = store_next_id(store, txn, "product", &id);
-	if (err == KV_OK)
-		err = product_write(store, txn, id, &fields, NULL, actor.at_ms, actor.at_ms, 1);
-	if (err == KV_OK)
-		err = product_index_update(store, txn, id, NULL, 0, &fields);
-	if (err == KV_OK && category_id == 0)
-		err = catalog_link_put(store, txn, CATALOG_LINK_CATEGORY_PRODUCT, 0, id);
-	if (err == KV_OK)
-		err = counter_add(store, txn, PRODUCTS_TOTAL_COUNTER, 1);
+	err = catalog_product_insert(store, txn, &fields, actor.at_ms, &id);
 	if (err != KV_OK)
 		return err;
 	snprintf(summary, sizeof(summary), "slug=%.*s active=%s", (int)slug_len, slug, active ? "true" : "false");
@@ -238,7 +275,7 @@ enum kv_err catalog_apply_product_update(struct store *store, struct kv_txn *txn
 	struct catalog_product old;
 	struct audit_actor actor;
 	struct rec fields;
-	uint64_t id, expected, old_category;
+	uint64_t id, expected;
 	char old_slug[CATALOG_SLUG_MAX_CHARS + 1], summary[AUDIT_SUMMARY_MAX_BYTES];
 	bool ok;
 	enum kv_err err;
@@ -262,13 +299,8 @@ enum kv_err catalog_apply_product_update(struct store *store, struct kv_txn *txn
 	}
 
 	snprintf(old_slug, sizeof(old_slug), "%.*s", (int)old.slug.len, old.slug.ptr);
-	old_category = old.category_id;
-	/* A clock behind the last update must not make updated_at go backwards. */
-	err = product_write(store, txn, id, &fields, &old.rec, old.created_at_ms,
-			    actor.at_ms > old.updated_at_ms ? actor.at_ms : old.updated_at_ms, old.version + 1);
+	err = catalog_product_rewrite(store, txn, &old, &fields, actor.at_ms);
 	catalog_product_release(&old);
-	if (err == KV_OK)
-		err = product_index_update(store, txn, id, old_slug, old_category, &fields);
 	if (err != KV_OK)
 		return err;
 	changed_fields_summary(&fields, product_fields, PRODUCT_FIELD_COUNT, summary, sizeof(summary),
@@ -409,13 +441,10 @@ static enum kv_err variant_clash_check(struct store *store, struct kv_txn *txn, 
 	return err;
 }
 
-/* Stores variant with its SKU index entry, refreshes its product and sets the result; old_sku is "" when new. */
-static enum kv_err variant_finish(struct store *store, struct kv_txn *txn, const struct catalog_variant *variant,
-				  const char *old_sku, const struct audit_actor *actor, uint32_t type,
-				  const char *action, struct repl_result *result)
+enum kv_err catalog_variant_store(struct store *store, struct kv_txn *txn, const struct catalog_variant *variant,
+				  const char *old_sku)
 {
 	unsigned char id_bytes[8];
-	char summary[AUDIT_SUMMARY_MAX_BYTES];
 	enum kv_err err = catalog_variant_put(store, txn, variant);
 
 	key_put_u64(id_bytes, variant->id);
@@ -425,6 +454,17 @@ static enum kv_err variant_finish(struct store *store, struct kv_txn *txn, const
 			err = kv_put(txn, store->variants_by_sku, variant->sku, strlen(variant->sku), id_bytes,
 				     sizeof(id_bytes));
 	}
+	return err;
+}
+
+/* Stores variant with its SKU index entry, refreshes its product and sets the result; old_sku is "" when new. */
+static enum kv_err variant_finish(struct store *store, struct kv_txn *txn, const struct catalog_variant *variant,
+				  const char *old_sku, const struct audit_actor *actor, uint32_t type,
+				  const char *action, struct repl_result *result)
+{
+	char summary[AUDIT_SUMMARY_MAX_BYTES];
+	enum kv_err err = catalog_variant_store(store, txn, variant, old_sku);
+
 	if (err == KV_OK)
 		err = catalog_product_refresh(store, txn, variant->product_id);
 	snprintf(summary, sizeof(summary), "sku=%s product=%llu talla=%s color=%s price=%lld", variant->sku,

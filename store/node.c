@@ -375,16 +375,18 @@ static int storage_open(struct node *node)
 
 static int writer_start(struct node *node)
 {
+	size_t largest = (size_t)node->config.kv_value_max_bytes > CATALOG_IMAGE_MAX_BYTES
+				 ? (size_t)node->config.kv_value_max_bytes
+				 : CATALOG_IMAGE_MAX_BYTES;
 	struct repl_config config = {
 		.env = node->env,
 		.apply = store_apply,
 		.state_machine = &node->store,
 		.batch_max = node->config.batch_max,
 		.queue_max = node->config.queue_max,
-		/* Large enough for a raw KV value and for a product image, whichever is larger. */
-		.command_max_bytes = ((size_t)node->config.kv_value_max_bytes > CATALOG_IMAGE_MAX_BYTES
-					      ? (size_t)node->config.kv_value_max_bytes
-					      : CATALOG_IMAGE_MAX_BYTES) + 64 * 1024,
+		/* Large enough for a raw KV value, a product image and a catalog import, whichever is largest. */
+		.command_max_bytes = (largest > CATALOG_IMPORT_COMMAND_MAX_BYTES ? largest : CATALOG_IMPORT_COMMAND_MAX_BYTES) +
+				     64 * 1024,
 	};
 	enum repl_err err = repl_start(&config, &node->repl);
 
