@@ -263,7 +263,7 @@ static void every_product_page_has_variants(void **state)
 		char path[192];
 		json_t *json;
 
-		snprintf(path, sizeof(path), "/api/v1/products/%s", mapped[i].slug);
+		snprintf(path, sizeof(path), "/api/v1/products/%.170s", mapped[i].slug);
 		catalog_request(&catalog, NULL, "GET", path, NULL, NULL, &reply);
 		if (reply.status != 200)
 			fail_msg("GET %s returned %d", path, reply.status);
