@@ -592,8 +592,13 @@ static void handle_product_get(struct http_request *req)
 	http_respond_json(req, 200, json, headers);
 }
 
-/* PUT (partial false: every field, absent optional ones reset) and PATCH (only the fields sent). */
-static void product_update(struct http_request *req, bool partial)
+/*
+ * Proposes an update of the product or variant at path id "id", guarded
+ * by If-Match: PUT (partial false: every field, absent optional ones reset)
+ * or PATCH (only the fields sent).
+ */
+static void versioned_update(struct http_request *req, bool partial, uint32_t type, const struct field_spec *specs,
+			     size_t count)
 {
 	struct api_principal who;
 	struct rec_writer w;
@@ -605,14 +610,19 @@ static void product_update(struct http_request *req, bool partial)
 	if (!api_authenticate(req, API_ROLE_ADMIN, &who) || !catalog_path_id(req, "id", &id) ||
 	    !if_match_version(req, true, &version) || (body = api_json_body(req)) == NULL)
 		return;
-	if (fields_check(req, body, SPECS(product_specs), partial, &present)) {
-		command_begin(&w, &command, CATALOG_PRODUCT_UPDATE, 3, &who);
+	if (fields_check(req, body, specs, count, partial, &present)) {
+		command_begin(&w, &command, type, 3, &who);
 		rec_put_u64(&w, "id", id);
 		rec_put_u64(&w, "version", version);
-		fields_pack(&w, body, SPECS(product_specs), partial, present);
+		fields_pack(&w, body, specs, count, partial, present);
 		command_propose(req, &w, &command, 200, versioned_done);
 	}
 	json_decref(body);
+}
+
+static void product_update(struct http_request *req, bool partial)
+{
+	versioned_update(req, partial, CATALOG_PRODUCT_UPDATE, SPECS(product_specs));
 }
 
 static void handle_product_put(struct http_request *req)
@@ -689,24 +699,7 @@ static void handle_variant_get(struct http_request *req)
 
 static void variant_update(struct http_request *req, bool partial)
 {
-	struct api_principal who;
-	struct rec_writer w;
-	struct buf command;
-	uint64_t id, version;
-	size_t present;
-	json_t *body;
-
-	if (!api_authenticate(req, API_ROLE_ADMIN, &who) || !catalog_path_id(req, "id", &id) ||
-	    !if_match_version(req, true, &version) || (body = api_json_body(req)) == NULL)
-		return;
-	if (fields_check(req, body, SPECS(variant_specs), partial, &present)) {
-		command_begin(&w, &command, CATALOG_VARIANT_UPDATE, 3, &who);
-		rec_put_u64(&w, "id", id);
-		rec_put_u64(&w, "version", version);
-		fields_pack(&w, body, SPECS(variant_specs), partial, present);
-		command_propose(req, &w, &command, 200, versioned_done);
-	}
-	json_decref(body);
+	versioned_update(req, partial, CATALOG_VARIANT_UPDATE, SPECS(variant_specs));
 }
 
 static void handle_variant_put(struct http_request *req)
