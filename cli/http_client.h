@@ -20,14 +20,14 @@ struct http_client_response {
 
 enum http_client_err {
 	HTTP_CLIENT_OK = 0,
-	HTTP_CLIENT_UNREACHABLE,   /* connect failed; errno says why */
+	HTTP_CLIENT_UNREACHABLE,   /* connect failed; errno gives the reason */
 	HTTP_CLIENT_BAD_RESPONSE,  /* the connection broke or the response did not parse */
 };
 
 /*
  * Sends method path to host:port with the extra header lines in headers
  * (each ending in "\r\n", may be NULL) and body, and reads the response.
- * On HTTP_CLIENT_OK, res->body holds the response body.
+ * On HTTP_CLIENT_OK, res->body contains the response body.
  */
 enum http_client_err http_client_request(const char *host, int port, const char *method, const char *path,
 					 const char *headers, const void *body, size_t body_len,

@@ -272,8 +272,13 @@ static const char *const *tallas_for(enum group group, char gender)
 
 	if (group == GROUP_ACCESORIOS)
 		return one;
-	if (group == GROUP_CALZADO)
-		return gender == 'm' ? shoes_women : gender == 'h' ? shoes_men : shoes_kids;
+	if (group == GROUP_CALZADO) {
+		if (gender == 'm')
+			return shoes_women;
+		if (gender == 'h')
+			return shoes_men;
+		return shoes_kids;
+	}
 	return gender == 'n' ? kids : adult;
 }
 
@@ -385,7 +390,9 @@ static int login(struct loader *l, const char *email, const char *password)
 	if (status == 200 && token != NULL)
 		snprintf(l->auth, sizeof(l->auth), "Authorization: Bearer %s\r\n", token);
 	json_decref(result);
-	return status < 0 ? EXIT_UNREACHABLE : status == 200 && token != NULL ? 0 : EXIT_REJECTED;
+	if (status < 0)
+		return EXIT_UNREACHABLE;
+	return status == 200 && token != NULL ? 0 : EXIT_REJECTED;
 }
 
 static int usage(const char *message)
