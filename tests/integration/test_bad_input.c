@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -290,8 +291,16 @@ static void connections_over_limit_are_rejected(void **state)
 		http_reply_free(&reply);
 	}
 	assert_true(rejected);
-	for (size_t i = 0; i < open_count; i++)
+	/*
+	 * Half-close each connection and wait until the node closes its side:
+	 * the node frees a connection slot before closing, so then every slot
+	 * is free and the health check cannot be refused.
+	 */
+	for (size_t i = 0; i < open_count; i++) {
+		shutdown(fds[i], SHUT_WR);
+		assert_true(http_wait_closed(fds[i], 5000));
 		http_close(fds[i]);
+	}
 	assert_node_healthy(&node);
 }
 
