@@ -46,6 +46,7 @@ struct node {
 	struct transport *t;
 	struct received rx;
 	char address[ADDRESS_MAX];
+	bool close_on_frame; /* on_frame closes the transport after the first frame */
 	bool closed;
 };
 
@@ -102,10 +103,19 @@ static bool wait_received(uv_loop_t *loop, const struct node *n, size_t count)
 
 /* ---- transports ---- */
 
+static void on_closed(void *ctx)
+{
+	((struct node *)ctx)->closed = true;
+}
+
 static void on_frame(void *ctx, uint32_t peer_id, const void *payload, size_t len)
 {
-	struct received *rx = ctx;
+	struct node *n = ctx;
+	struct received *rx = &n->rx;
 	uint32_t seq;
+
+	if (n->close_on_frame)
+		transport_close(n->t, on_closed, n);
 
 	rx->count++;
 	rx->last_peer = peer_id;
@@ -117,11 +127,6 @@ static void on_frame(void *ctx, uint32_t peer_id, const void *payload, size_t le
 			rx->order_errors++;
 		rx->next_seq[peer_id] = seq + 1;
 	}
-}
-
-static void on_closed(void *ctx)
-{
-	((struct node *)ctx)->closed = true;
 }
 
 static void open_node(uv_loop_t *loop, struct node *n, uint32_t id, const struct transport_peer *peers,
@@ -137,7 +142,7 @@ static void open_node(uv_loop_t *loop, struct node *n, uint32_t id, const struct
 		.send_queue_max = queue_max,
 		.overflow = overflow,
 		.on_frame = on_frame,
-		.ctx = &n->rx,
+		.ctx = n,
 	};
 	enum transport_err err;
 
@@ -546,7 +551,7 @@ static void test_metrics_name_drop_reasons(void **state)
 	free(c);
 }
 
-static void key_file_path(char *out, size_t size, const char *name)
+static void temp_file_path(char *out, size_t size, const char *name)
 {
 	const char *dir = getenv("JKD_TEST_TMP");
 
@@ -571,7 +576,7 @@ static void test_key_file_round_trip(void **state)
 	struct stat st;
 
 	(void)state;
-	key_file_path(path, sizeof(path), "transport-key");
+	temp_file_path(path, sizeof(path), "transport-key");
 	assert_int_equal(transport_key_generate(key), TRANSPORT_OK);
 	assert_int_equal(transport_key_save(path, key), TRANSPORT_OK);
 	assert_int_equal(stat(path, &st), 0);
@@ -592,7 +597,7 @@ static void test_key_file_rejects_bad_text(void **state)
 	char hex65[66];
 
 	(void)state;
-	key_file_path(path, sizeof(path), "transport-bad-key");
+	temp_file_path(path, sizeof(path), "transport-bad-key");
 	assert_int_equal(transport_key_load(path, key), TRANSPORT_KEY_FILE_UNREADABLE);
 
 	write_file(path, "abcd\n", 0600);
@@ -609,6 +614,93 @@ static void test_key_file_rejects_bad_text(void **state)
 	write_file(path, hex65, 0600);
 	assert_int_equal(transport_key_load(path, key), TRANSPORT_OK);
 	unlink(path);
+}
+
+/*
+ * The frame callback may close the transport, and no frame is delivered
+ * after that. The frames are sent before the loop runs, so several may be
+ * ready in one poll callback.
+ */
+static void test_close_inside_frame_callback(void **state)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	unsigned char frame[64];
+	int raw;
+
+	(void)state;
+	assert_non_null(c);
+	open_cluster(c, 16);
+	c->nodes[2].close_on_frame = true;
+	raw = open_raw_push(c->nodes[2].address);
+	for (uint32_t seq = 0; seq < 20; seq++)
+		send_raw(raw, frame, build_frame(frame, TRANSPORT_FRAME_VERSION, 1, cluster_key, &seq, sizeof(seq)));
+	assert_true(run_until(&c->loop, node_closed, &c->nodes[2]));
+	assert_int_equal(c->nodes[2].rx.count, 1);
+	nn_close(raw);
+
+	close_node(&c->loop, &c->nodes[1]);
+	close_node(&c->loop, &c->nodes[3]);
+	close_loop(&c->loop);
+	free(c);
+}
+
+static size_t count_occurrences(const char *path, const char *needle)
+{
+	static char text[1 << 16];
+	size_t count = 0;
+	ssize_t len;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	len = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	assert_true(len >= 0);
+	text[len] = '\0';
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		count++;
+	return count;
+}
+
+/*
+ * Twenty forgeries in a burst are all counted but logged once, because the
+ * log allows one line per reason per second. stderr goes to a file meanwhile.
+ */
+static void test_drop_log_rate_limited(void **state)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	unsigned char frame[64];
+	struct transport_stats stats;
+	char path[512];
+	int saved_stderr, log_fd, raw;
+	bool delivered;
+
+	(void)state;
+	assert_non_null(c);
+	open_cluster(c, 16);
+	raw = open_raw_push(c->nodes[2].address);
+	for (int i = 0; i < 20; i++)
+		send_raw(raw, frame, build_forgery(frame, sizeof(frame)));
+	send_raw(raw, frame, build_frame(frame, TRANSPORT_FRAME_VERSION, 1, cluster_key, "ok", 2));
+
+	temp_file_path(path, sizeof(path), "transport-log");
+	log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(log_fd >= 0);
+	saved_stderr = dup(STDERR_FILENO);
+	assert_true(saved_stderr >= 0);
+	assert_int_equal(dup2(log_fd, STDERR_FILENO), STDERR_FILENO);
+	delivered = wait_received(&c->loop, &c->nodes[2], 1);
+	assert_int_equal(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
+	close(saved_stderr);
+	close(log_fd);
+
+	assert_true(delivered);
+	transport_get_stats(c->nodes[2].t, &stats);
+	assert_int_equal(stats.frames_dropped[TRANSPORT_DROP_AUTH], 20);
+	assert_int_equal(count_occurrences(path, "msg=transport_frame_dropped reason=auth"), 1);
+	unlink(path);
+	nn_close(raw);
+	close_cluster(c);
+	free(c);
 }
 
 int main(void)
@@ -628,6 +720,8 @@ int main(void)
 		cmocka_unit_test(test_send_rejects_bad_arguments),
 		cmocka_unit_test(test_open_rejects_bad_config),
 		cmocka_unit_test(test_metrics_name_drop_reasons),
+		cmocka_unit_test(test_close_inside_frame_callback),
+		cmocka_unit_test(test_drop_log_rate_limited),
 		cmocka_unit_test(test_key_file_round_trip),
 		cmocka_unit_test(test_key_file_rejects_bad_text),
 	};
