@@ -472,6 +472,72 @@ static void test_queue_rejects_when_down(void **state)
 	free(d);
 }
 
+/* Closing right after queueing many frames to a connected peer frees them all. */
+static void test_close_with_pending_sends(void **state)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	struct transport_peer_stats stats;
+
+	(void)state;
+	assert_non_null(c);
+	open_cluster(c, ORDERED_FRAMES);
+	for (uint32_t seq = 0; seq < ORDERED_FRAMES; seq++)
+		assert_int_equal(transport_send(c->nodes[1].t, 2, &seq, sizeof(seq)), TRANSPORT_OK);
+	assert_int_equal(transport_get_peer_stats(c->nodes[1].t, 2, &stats), TRANSPORT_OK);
+	assert_int_equal(stats.frames_sent + stats.queued, ORDERED_FRAMES);
+	close_cluster(c);
+	free(c);
+}
+
+struct resend {
+	struct transport *t;
+	uint32_t seq;
+};
+
+static void on_resend(uv_timer_t *timer)
+{
+	struct resend *r = timer->data;
+
+	assert_int_equal(transport_send(r->t, 2, &r->seq, sizeof(r->seq)), TRANSPORT_OK);
+	r->seq++;
+}
+
+/*
+ * Node 2 closes and opens again on the same address, and node 1 reaches it
+ * again without being reopened. Frames sent while node 2 was going down may
+ * be lost inside nanomsg, so node 1 sends one frame every 10 ms until one
+ * arrives.
+ */
+static void test_peer_restart_reconnects(void **state)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	struct transport_peer peers2[] = { { 1, c->nodes[1].address }, { 3, c->nodes[3].address } };
+	struct resend resend;
+	uv_timer_t timer;
+
+	(void)state;
+	assert_non_null(c);
+	open_cluster(c, 16);
+	assert_int_equal(transport_send(c->nodes[1].t, 2, "a", 1), TRANSPORT_OK);
+	assert_true(wait_received(&c->loop, &c->nodes[2], 1));
+	close_node(&c->loop, &c->nodes[2]);
+
+	memset(&c->nodes[2].rx, 0, sizeof(c->nodes[2].rx));
+	c->nodes[2].closed = false;
+	open_node(&c->loop, &c->nodes[2], 2, peers2, 2, 16, TRANSPORT_OVERFLOW_REJECT);
+	resend = (struct resend){ .t = c->nodes[1].t, .seq = 0 };
+	uv_timer_init(&c->loop, &timer);
+	timer.data = &resend;
+	uv_timer_start(&timer, on_resend, 0, 10);
+	assert_true(wait_received(&c->loop, &c->nodes[2], 1));
+	uv_close((uv_handle_t *)&timer, NULL);
+
+	assert_int_equal(c->nodes[2].rx.last_peer, 1);
+	assert_int_equal(c->nodes[2].rx.last_len, sizeof(uint32_t));
+	close_cluster(c);
+	free(c);
+}
+
 /* ---- errors, metrics, keys ---- */
 
 static void test_send_rejects_bad_arguments(void **state)
@@ -717,6 +783,8 @@ int main(void)
 		BAD_FRAME_TEST("test_oversized_frame_dropped", BAD_OVERSIZED),
 		cmocka_unit_test(test_queue_drops_oldest_when_down),
 		cmocka_unit_test(test_queue_rejects_when_down),
+		cmocka_unit_test(test_close_with_pending_sends),
+		cmocka_unit_test(test_peer_restart_reconnects),
 		cmocka_unit_test(test_send_rejects_bad_arguments),
 		cmocka_unit_test(test_open_rejects_bad_config),
 		cmocka_unit_test(test_metrics_name_drop_reasons),
