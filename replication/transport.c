@@ -300,6 +300,11 @@ static void flush_queue(struct peer *p)
 		struct frame *f = p->queue[p->head];
 
 		if (nn_send(p->sock, f->bytes, f->len, NN_DONTWAIT) < 0) {
+			/*
+			 * NOTE: other errors (ETERM after nn_term(), EBADF) are logged on
+			 * every retry and the frame stays queued, because nanomsg 1.1.5
+			 * returns them only when the library is being shut down.
+			 */
 			if (nn_errno() != EAGAIN)
 				log_error("transport_send_failed", "peer=%" PRIu32 " error=%s", p->id,
 					  nn_strerror(nn_errno()));
