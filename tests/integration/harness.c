@@ -84,6 +84,11 @@ static int free_port(void)
 	return ntohs(addr.sin_port);
 }
 
+int harness_free_port(void)
+{
+	return free_port();
+}
+
 static const char *test_tmp(void)
 {
 	const char *tmp = getenv("JKD_TEST_TMP");

@@ -27,6 +27,9 @@ struct jkd_node {
  * if reuse_data is true) and extra flags (NULL-terminated, may be NULL).
  * Waits until it is ready; fails the test if it does not start in 20 s.
  */
+/* Returns a TCP port on 127.0.0.1 that was free a moment ago (bound with port 0, then closed). */
+int harness_free_port(void);
+
 void jkd_start(struct jkd_node *node, bool reuse_data, const char *const *extra_flags);
 
 /* Sends SIGTERM and waits for exit; returns the exit status (or -1 if killed by a signal). */
