@@ -22,12 +22,12 @@
  *     |                                        | LEADER |
  *     +- timeout, pre_vote off, or TimeoutNow ->(CANDIDATE)
  *
- * Invariants (raft_check_invariants() checks them after every input in
- * debug builds):
+ * Invariants (asserted with raft_check_invariants() after every tick, step
+ * and advance when NDEBUG is not defined):
  *  - applied <= commit <= last index, and stable <= last index;
  *  - log terms never decrease along the log and never exceed the current term;
  *  - the leader has lead == id and every follower's match < next <= last + 1;
- *  - a (pre-)candidate knows no leader, and a candidate voted for itself;
+ *  - a (pre-)candidate has no leader, and a candidate voted for itself;
  *  - the vote, when set, is a member.
  */
 #include "replication/raft.h"
@@ -83,7 +83,7 @@ struct raft {
 	size_t n_outbox, outbox_cap;
 	struct raft_read_state *reads;
 	size_t n_reads, reads_cap;
-	bool out_of_memory; /* an output was lost: the node stops sending until restarted */
+	bool out_of_memory; /* an allocation failed during the current input, so an output was dropped */
 };
 
 static const char *const err_messages[RAFT_ERR_COUNT] = {
@@ -295,7 +295,8 @@ static struct progress *progress_of(struct raft *r, uint64_t id)
 	return slot < 0 ? NULL : &r->progress[slot];
 }
 
-/* In-flight window of a follower in replicate state, dissertation §10.2.1. */
+/* In-flight window of a follower in replicate state. The dissertation leaves
+ * the bound open (§10.2.2), so it is a configured limit. */
 
 static void inflight_reset(struct progress *pr)
 {
@@ -533,7 +534,7 @@ static void send_append(struct raft *r, struct progress *pr, bool send_if_empty)
 		}
 	}
 	if (pr->state == PROGRESS_REPLICATE) {
-		/* Pipelining, §10.2.1: assume success and send the next batch. */
+		/* Pipelining, §10.2.2: assume success and send the next batch. */
 		if (n > 0) {
 			pr->next += n;
 			inflight_add(r, pr, pr->next - 1, bytes);
@@ -653,9 +654,10 @@ enum raft_err raft_propose(struct raft *r, const void *data, size_t len, uint64_
 	if (r->transferee != 0)
 		return RAFT_DROPPED;
 	/* Bounding uncommitted entries bounds the leader's memory when
-	 * followers are slow or gone, §10.2.1. */
+	 * followers are slow or gone. The dissertation has no such limit. */
 	if (uncommitted(r) >= r->config.max_uncommitted)
 		return RAFT_DROPPED;
+	r->out_of_memory = false;
 	append_local(r, data, len);
 	if (r->out_of_memory)
 		return RAFT_NO_MEMORY;
@@ -1045,6 +1047,7 @@ static bool handle_term(struct raft *r, const struct raft_msg *m)
 
 enum raft_err raft_step(struct raft *r, const struct raft_msg *m)
 {
+	r->out_of_memory = false;
 	if (node_slot(r, m->from) < 0)
 		return RAFT_UNKNOWN_NODE;
 	if (!handle_term(r, m))

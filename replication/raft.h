@@ -1,7 +1,8 @@
 /*
  * raft: the Raft consensus algorithm as a pure state machine, following
  * Diego Ongaro, "Consensus: Bridging Theory and Practice", PhD dissertation,
- * Stanford University, 2014 (cited below as "dissertation §N").
+ * Stanford University, 2014 (cited below as "dissertation §N"; the LaTeX
+ * sources are at https://github.com/ongardie/dissertation).
  *
  * The core has no sockets, clock, randomness or disk. The caller feeds it
  * inputs (raft_tick, raft_step, raft_propose, raft_read_index,
@@ -13,7 +14,7 @@
  *		    truncating the stored log at rd.entries[0].index first;
  *		sync the disk;
  *		send rd.msgs;
- *		apply rd.committed in order and answer rd.reads;
+ *		apply rd.committed in order and serve rd.reads;
  *		raft_advance(r, &rd);
  *	}
  *
@@ -73,7 +74,7 @@ const char *raft_msg_type_name(enum raft_msg_type type);
 struct raft_entry {
 	uint64_t term;
 	uint64_t index;
-	void *data; /* malloc'ed by whoever owns the entry; NULL for the leader's no-op entry */
+	void *data; /* malloc'ed by the owner of the entry; NULL for the leader's no-op entry */
 	size_t len;
 };
 

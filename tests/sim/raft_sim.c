@@ -9,13 +9,15 @@
  * leadership transfers, and client proposals and reads throughout.
  *
  * Checked after every step: at most one leader per term, log matching,
- * leader completeness, state machine safety (every applied entry equals the
- * entry applied at that index anywhere), ReadIndex results not older than
- * what was committed when the read started, and the core's own invariants.
+ * leader completeness and the core's own invariants. State machine safety
+ * means every applied entry equals the entry applied at that index on any
+ * node. A ReadIndex result must not be older than what was committed when
+ * the read started.
  * After the fault phase the network heals and every node restarts; a leader
  * must then commit a new proposal on all nodes within LIVENESS_TICKS.
  *
  * Usage: raft_sim [--seed S] [--seeds FIRST:COUNT] [--nodes 3|5] [--steps N]
+ * RAFT_SIM_TRACE=1 in the environment prints every delivered message.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -510,7 +512,7 @@ static void start_read(struct sim *s, struct node *n)
 
 	if (s->n_reads == sizeof(s->reads) / sizeof(s->reads[0]))
 		return;
-	/* Register first: a single-node cluster answers inside the call. */
+	/* Register first: a single-node cluster releases the read inside the call. */
 	s->reads[s->n_reads++] = (struct pending_read){ .context = context, .min_index = max_committed(s) };
 	if (raft_read_index(n->r, context) != RAFT_OK)
 		s->n_reads--;
