@@ -2,8 +2,9 @@
  * Raft as a pure state machine. See raft.h for the caller's contract.
  * Section numbers refer to Ongaro's 2014 dissertation (see raft.h).
  *
- * Roles (a node that is not a voter would be a learner, which this version
- * does not build yet):
+ * Roles. A learner, or a node outside the configuration, stays FOLLOWER
+ * because it never starts an election; the learner flag lives in the
+ * membership, not in the role:
  *
  *                 election timeout, pre_vote on
  *        +------------------------------------------+
@@ -16,7 +17,8 @@
  *     |  |  +-------------------------------- +-----------+
  *     |  |                                    | CANDIDATE |<--+ timeout:
  *     |  |                                    +-----------+---+ new term
- *     |  | higher term, or CheckQuorum fails        | quorum of votes
+ *     |  | higher term, CheckQuorum fails,          | quorum of votes
+ *     |  | or its removal committed                 |
  *     |  |                                          v
  *     |  +------------------------------------ +--------+
  *     |                                        | LEADER |
@@ -27,8 +29,7 @@
  *  - applied <= commit <= last index, and stable <= last index;
  *  - log terms never decrease along the log and never exceed the current term;
  *  - the leader has lead == id and every follower's match < next <= last + 1;
- *  - a (pre-)candidate has no leader, and a candidate voted for itself;
- *  - the vote, when set, is a member.
+ *  - a (pre-)candidate has no leader, and a candidate voted for itself.
  */
 #include "replication/raft.h"
 
@@ -67,6 +68,13 @@ struct raft {
 	uint64_t term, vote, lead, commit, applied, stable;
 	struct raft_hard_state persisted_hs;
 
+	/* Membership: the bootstrap voters changed by every configuration
+	 * entry in the log, committed or not, §4.1. */
+	uint64_t members[RAFT_MAX_NODES];
+	bool learner[RAFT_MAX_NODES];
+	size_t n_members;
+	uint64_t config_index; /* index of the last configuration entry, 0 for the bootstrap */
+
 	struct raft_entry *log; /* log[i] has index i + 1 */
 	size_t log_len, log_cap;
 
@@ -92,6 +100,8 @@ static const char *const err_messages[RAFT_ERR_COUNT] = {
 	[RAFT_DROPPED] = "proposal dropped: leadership transfer in progress or too many uncommitted entries",
 	[RAFT_NOT_READY] = "the leader has not committed an entry of its term yet",
 	[RAFT_UNKNOWN_NODE] = "node id is not a cluster member",
+	[RAFT_NOT_VOTER] = "node is a learner, not a voter",
+	[RAFT_CHANGE_PENDING] = "a membership change is still uncommitted",
 	[RAFT_INVALID_CONFIG] = "invalid raft configuration or persisted state",
 	[RAFT_NO_MEMORY] = "out of memory",
 };
@@ -275,17 +285,43 @@ static void push_read(struct raft *r, uint64_t context, uint64_t index)
 
 /* Membership and quorum */
 
-static size_t quorum(const struct raft *r)
-{
-	return r->config.n_nodes / 2 + 1;
-}
-
 static int node_slot(const struct raft *r, uint64_t id)
 {
-	for (size_t i = 0; i < r->config.n_nodes; i++)
-		if (r->config.nodes[i] == id)
+	for (size_t i = 0; i < r->n_members; i++)
+		if (r->members[i] == id)
 			return (int)i;
 	return -1;
+}
+
+static bool slot_votes(const struct raft *r, size_t slot)
+{
+	return slot < r->n_members && !r->learner[slot];
+}
+
+bool raft_is_member(const struct raft *r, uint64_t id)
+{
+	return node_slot(r, id) >= 0;
+}
+
+bool raft_is_voter(const struct raft *r, uint64_t id)
+{
+	int slot = node_slot(r, id);
+
+	return slot >= 0 && slot_votes(r, (size_t)slot);
+}
+
+static size_t voters(const struct raft *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_members; i++)
+		n += slot_votes(r, i);
+	return n;
+}
+
+static size_t quorum(const struct raft *r)
+{
+	return voters(r) / 2 + 1;
 }
 
 static struct progress *progress_of(struct raft *r, uint64_t id)
@@ -356,6 +392,104 @@ static bool progress_paused(const struct raft *r, const struct progress *pr)
 	return inflight_full(r, pr);
 }
 
+/* Membership changes */
+
+#define CONF_CHANGE_LEN 9 /* the operation byte, then the node id in host byte order */
+
+static bool decode_conf_change(const struct raft_entry *e, enum raft_conf_op *op, uint64_t *id)
+{
+	const unsigned char *p = e->data;
+
+	if (e->len != CONF_CHANGE_LEN)
+		return false;
+	*op = (enum raft_conf_op)p[0];
+	memcpy(id, p + 1, sizeof(*id));
+	return *id != 0;
+}
+
+static void apply_conf_change(struct raft *r, enum raft_conf_op op, uint64_t id)
+{
+	int slot = node_slot(r, id);
+
+	if (op == RAFT_CONF_REMOVE) {
+		if (slot < 0)
+			return;
+		r->n_members--;
+		r->members[slot] = r->members[r->n_members];
+		r->learner[slot] = r->learner[r->n_members];
+		return;
+	}
+	if (slot >= 0) {
+		if (op == RAFT_CONF_ADD_VOTER)
+			r->learner[slot] = false;
+		return;
+	}
+	if (r->n_members == RAFT_MAX_NODES)
+		return; /* raft_propose_conf_change() keeps the log from asking for this */
+	r->members[r->n_members] = id;
+	r->learner[r->n_members] = op == RAFT_CONF_ADD_LEARNER;
+	r->n_members++;
+}
+
+/* Moves each member's progress to its new slot and gives new members a fresh one. */
+static void rebuild_progress(struct raft *r)
+{
+	struct progress old[RAFT_MAX_NODES], fresh[RAFT_MAX_NODES];
+	bool taken[RAFT_MAX_NODES] = { false }, placed[RAFT_MAX_NODES] = { false };
+	size_t j = 0;
+
+	memcpy(old, r->progress, sizeof(old));
+	for (size_t i = 0; i < r->n_members; i++) {
+		for (size_t k = 0; k < RAFT_MAX_NODES; k++) {
+			if (!taken[k] && old[k].id == r->members[i]) {
+				fresh[i] = old[k];
+				taken[k] = placed[i] = true;
+				break;
+			}
+		}
+	}
+	/* Every slot owns in-flight buffers, so the rest reuse the unclaimed ones. */
+	for (size_t i = 0; i < RAFT_MAX_NODES; i++) {
+		if (placed[i])
+			continue;
+		while (taken[j])
+			j++;
+		taken[j] = true;
+		fresh[i] = (struct progress){
+			.inflight_last = old[j].inflight_last,
+			.inflight_bytes = old[j].inflight_bytes,
+		};
+		if (i < r->n_members) {
+			fresh[i].id = r->members[i];
+			fresh[i].next = r->log_len + 1;
+			fresh[i].recent_active = true;
+		}
+	}
+	memcpy(r->progress, fresh, sizeof(fresh));
+}
+
+/* Derives the membership from the bootstrap voters and the log, §4.1. */
+static void recompute_membership(struct raft *r)
+{
+	r->n_members = r->config.n_nodes;
+	memcpy(r->members, r->config.nodes, sizeof(r->members));
+	memset(r->learner, 0, sizeof(r->learner));
+	r->config_index = 0;
+	for (size_t i = 0; i < r->log_len; i++) {
+		const struct raft_entry *e = &r->log[i];
+		enum raft_conf_op op;
+		uint64_t id;
+
+		if (e->type != RAFT_ENTRY_CONF_CHANGE || !decode_conf_change(e, &op, &id))
+			continue;
+		apply_conf_change(r, op, id);
+		r->config_index = e->index;
+	}
+	rebuild_progress(r);
+	memset(r->votes, 0, sizeof(r->votes));
+	memset(r->votes_seen, 0, sizeof(r->votes_seen));
+}
+
 /* Role changes */
 
 static void reset(struct raft *r, uint64_t term)
@@ -374,7 +508,7 @@ static void reset(struct raft *r, uint64_t term)
 	memset(r->votes_seen, 0, sizeof(r->votes_seen));
 	r->transferee = 0;
 	r->n_pending_reads = 0;
-	for (size_t i = 0; i < r->config.n_nodes; i++) {
+	for (size_t i = 0; i < r->n_members; i++) {
 		struct progress *pr = &r->progress[i];
 
 		pr->match = 0;
@@ -411,7 +545,7 @@ static void become_candidate(struct raft *r)
 	r->role = RAFT_CANDIDATE;
 }
 
-static void append_local(struct raft *r, const void *data, size_t len);
+static void append_local(struct raft *r, enum raft_entry_type type, const void *data, size_t len);
 static void broadcast_append(struct raft *r);
 
 static void become_leader(struct raft *r)
@@ -419,11 +553,11 @@ static void become_leader(struct raft *r)
 	reset(r, r->term);
 	r->role = RAFT_LEADER;
 	r->lead = r->config.id;
-	for (size_t i = 0; i < r->config.n_nodes; i++)
+	for (size_t i = 0; i < r->n_members; i++)
 		r->progress[i].recent_active = true;
 	/* A no-op entry of the new term lets the leader commit, and so learn
 	 * the commit index, without waiting for a client, §3.6.2 and §6.4. */
-	append_local(r, NULL, 0);
+	append_local(r, RAFT_ENTRY_NORMAL, NULL, 0);
 }
 
 /* Elections */
@@ -440,14 +574,15 @@ static int poll(struct raft *r, uint64_t from, bool granted)
 	int slot = node_slot(r, from);
 	size_t yes = 0, no = 0;
 
-	if (slot < 0)
+	/* Only the votes of voters in this node's configuration count. */
+	if (slot < 0 || !slot_votes(r, (size_t)slot))
 		return 0;
 	if (!r->votes_seen[slot]) {
 		r->votes_seen[slot] = true;
 		r->votes[slot] = granted;
 	}
-	for (size_t i = 0; i < r->config.n_nodes; i++) {
-		if (!r->votes_seen[i])
+	for (size_t i = 0; i < r->n_members; i++) {
+		if (!r->votes_seen[i] || !slot_votes(r, i))
 			continue;
 		if (r->votes[i])
 			yes++;
@@ -456,7 +591,7 @@ static int poll(struct raft *r, uint64_t from, bool granted)
 	}
 	if (yes >= quorum(r))
 		return 1;
-	if (no > r->config.n_nodes - quorum(r))
+	if (no > voters(r) - quorum(r))
 		return -1;
 	return 0;
 }
@@ -480,17 +615,17 @@ static void campaign(struct raft *r, bool pre_vote, bool transfer)
 			become_leader(r);
 		return;
 	}
-	for (size_t i = 0; i < r->config.n_nodes; i++) {
+	for (size_t i = 0; i < r->n_members; i++) {
 		struct raft_msg m = {
 			.type = type,
-			.to = r->config.nodes[i],
+			.to = r->members[i],
 			.term = term,
 			.index = r->log_len,
 			.log_term = last_term(r),
 			.context = transfer ? RAFT_CAMPAIGN_TRANSFER : 0,
 		};
 
-		if (m.to != r->config.id)
+		if (m.to != r->config.id && slot_votes(r, i))
 			send(r, &m);
 	}
 }
@@ -547,7 +682,7 @@ static void send_append(struct raft *r, struct progress *pr, bool send_if_empty)
 
 static void for_each_follower(struct raft *r, void (*fn)(struct raft *, struct progress *))
 {
-	for (size_t i = 0; i < r->config.n_nodes; i++)
+	for (size_t i = 0; i < r->n_members; i++)
 		if (r->progress[i].id != r->config.id)
 			fn(r, &r->progress[i]);
 }
@@ -579,7 +714,10 @@ static void send_heartbeat(struct raft *r, struct progress *pr)
 static void broadcast_heartbeat(struct raft *r)
 {
 	r->heartbeat_seq++;
-	r->progress[node_slot(r, r->config.id)].heartbeat_acked = r->heartbeat_seq;
+	struct progress *self = progress_of(r, r->config.id);
+
+	if (self)
+		self->heartbeat_acked = r->heartbeat_seq;
 	for_each_follower(r, send_heartbeat);
 }
 
@@ -590,10 +728,13 @@ static void broadcast_heartbeat(struct raft *r)
 static bool maybe_commit(struct raft *r)
 {
 	uint64_t matches[RAFT_MAX_NODES];
-	size_t n = r->config.n_nodes;
+	size_t n = 0;
 
-	for (size_t i = 0; i < n; i++)
-		matches[i] = r->progress[i].match;
+	for (size_t i = 0; i < r->n_members; i++)
+		if (slot_votes(r, i))
+			matches[n++] = r->progress[i].match;
+	if (n == 0)
+		return false;
 	/* Insertion sort, descending: n is at most RAFT_MAX_NODES. */
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && matches[j] > matches[j - 1]; j--) {
@@ -610,20 +751,34 @@ static bool maybe_commit(struct raft *r)
 	return true;
 }
 
+/* Commits what a quorum stores and tells the followers. */
+static void leader_commit(struct raft *r)
+{
+	if (!maybe_commit(r))
+		return;
+	broadcast_append(r);
+	/* A leader removed from the configuration steps down once the
+	 * change is committed, §4.2.2. */
+	if (!raft_is_voter(r, r->config.id) && r->config_index <= r->commit)
+		become_follower(r, r->term, 0);
+}
+
 static void leader_self_progress(struct raft *r)
 {
 	struct progress *pr = progress_of(r, r->config.id);
 
 	/* The leader counts itself only for entries on its own disk, §10.2.1. */
-	pr->match = r->stable;
-	pr->next = r->stable + 1;
-	if (maybe_commit(r))
-		broadcast_append(r);
+	if (pr) {
+		pr->match = r->stable;
+		pr->next = r->stable + 1;
+	}
+	leader_commit(r);
 }
 
-static void append_local(struct raft *r, const void *data, size_t len)
+static void append_local(struct raft *r, enum raft_entry_type type, const void *data, size_t len)
 {
 	struct raft_entry e = {
+		.type = type,
 		.term = r->term,
 		.index = r->log_len + 1,
 		.data = (void *)data,
@@ -634,8 +789,9 @@ static void append_local(struct raft *r, const void *data, size_t len)
 		r->out_of_memory = true;
 		return;
 	}
-	if (r->config.n_nodes == 1)
-		return; /* committed in raft_advance() once stable */
+	if (type == RAFT_ENTRY_CONF_CHANGE)
+		recompute_membership(r);
+	/* A single voter commits in raft_advance(), once the entry is stable. */
 	broadcast_append(r);
 }
 
@@ -658,7 +814,7 @@ enum raft_err raft_propose(struct raft *r, const void *data, size_t len, uint64_
 	if (uncommitted(r) >= r->config.max_uncommitted)
 		return RAFT_DROPPED;
 	r->out_of_memory = false;
-	append_local(r, data, len);
+	append_local(r, RAFT_ENTRY_NORMAL, data, len);
 	if (r->out_of_memory)
 		return RAFT_NO_MEMORY;
 	if (index)
@@ -670,8 +826,8 @@ static bool read_quorum_acked(struct raft *r, uint64_t seq)
 {
 	size_t acks = 0;
 
-	for (size_t i = 0; i < r->config.n_nodes; i++)
-		if (r->progress[i].heartbeat_acked >= seq)
+	for (size_t i = 0; i < r->n_members; i++)
+		if (slot_votes(r, i) && r->progress[i].heartbeat_acked >= seq)
 			acks++;
 	return acks >= quorum(r);
 }
@@ -715,6 +871,37 @@ enum raft_err raft_read_index(struct raft *r, uint64_t context)
 	return RAFT_OK;
 }
 
+enum raft_err raft_propose_conf_change(struct raft *r, enum raft_conf_op op, uint64_t id, uint64_t *index)
+{
+	unsigned char data[CONF_CHANGE_LEN];
+
+	if (r->role != RAFT_LEADER)
+		return RAFT_NOT_LEADER;
+	if (id == 0 || (unsigned)op > RAFT_CONF_REMOVE)
+		return RAFT_INVALID_CONFIG;
+	if (op != RAFT_CONF_REMOVE && !raft_is_member(r, id) && r->n_members == RAFT_MAX_NODES)
+		return RAFT_INVALID_CONFIG;
+	if (r->transferee != 0 || uncommitted(r) >= r->config.max_uncommitted)
+		return RAFT_DROPPED;
+	/* One change at a time keeps every old and new majority overlapping,
+	 * §4.1. The leader also waits for an entry of its own term to commit,
+	 * which closes the gap in single-server changes that Ongaro reported
+	 * after the dissertation (raft-dev mailing list, 2015). */
+	if (r->config_index > r->commit)
+		return RAFT_CHANGE_PENDING;
+	if (raft_term_at(r, r->commit) != r->term)
+		return RAFT_NOT_READY;
+	data[0] = (unsigned char)op;
+	memcpy(data + 1, &id, sizeof(id));
+	r->out_of_memory = false;
+	append_local(r, RAFT_ENTRY_CONF_CHANGE, data, sizeof(data));
+	if (r->out_of_memory)
+		return RAFT_NO_MEMORY;
+	if (index)
+		*index = r->log_len;
+	return RAFT_OK;
+}
+
 enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to)
 {
 	struct progress *pr;
@@ -726,6 +913,8 @@ enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to)
 		return RAFT_UNKNOWN_NODE;
 	if (to == r->config.id)
 		return RAFT_OK;
+	if (!raft_is_voter(r, to))
+		return RAFT_NOT_VOTER;
 	/* The transfer aborts if not done within an election timeout, §3.10. */
 	r->transferee = to;
 	r->election_elapsed = 0;
@@ -743,10 +932,10 @@ static bool quorum_active(struct raft *r)
 {
 	size_t active = 0;
 
-	for (size_t i = 0; i < r->config.n_nodes; i++) {
+	for (size_t i = 0; i < r->n_members; i++) {
 		struct progress *pr = &r->progress[i];
 
-		if (pr->id == r->config.id || pr->recent_active)
+		if (slot_votes(r, i) && (pr->id == r->config.id || pr->recent_active))
 			active++;
 		pr->recent_active = false;
 	}
@@ -780,9 +969,11 @@ void raft_tick(struct raft *r)
 		tick_leader(r);
 	} else {
 		r->election_elapsed++;
+		/* Learners and removed nodes never start elections, §4.2.1. */
 		if (r->election_elapsed >= r->randomized_timeout) {
 			r->election_elapsed = 0;
-			campaign(r, r->config.pre_vote, false);
+			if (raft_is_voter(r, r->config.id))
+				campaign(r, r->config.pre_vote, false);
 		}
 	}
 	assert(!raft_check_invariants(r));
@@ -813,20 +1004,30 @@ static void handle_append(struct raft *r, const struct raft_msg *m)
 		reply(r, m, &resp);
 		return;
 	}
+	bool membership_changed = false;
+
 	for (size_t i = 0; i < m->n_entries; i++) {
 		const struct raft_entry *e = &m->entries[i];
 		uint64_t have = raft_term_at(r, e->index);
 
 		if (have == e->term)
 			continue;
-		/* A conflicting entry and all that follow it go, §3.5. */
-		if (have != 0)
+		/* A conflicting entry and all that follow it go, §3.5, and a
+		 * dropped configuration entry no longer applies, §4.1. */
+		if (have != 0) {
+			membership_changed |= e->index <= r->config_index;
 			log_truncate(r, e->index);
+		}
+		membership_changed |= e->type == RAFT_ENTRY_CONF_CHANGE;
 		if (!log_append(r, e)) {
 			r->out_of_memory = true;
-			return;
+			break;
 		}
 	}
+	if (membership_changed)
+		recompute_membership(r);
+	if (r->out_of_memory)
+		return;
 	uint64_t last_new = m->index + m->n_entries;
 
 	if (m->commit > r->commit)
@@ -872,9 +1073,12 @@ static void handle_append_resp(struct raft *r, struct progress *pr, const struct
 			progress_become_replicate(pr);
 		else
 			inflight_free_to(r, pr, m->index);
-		if (maybe_commit(r))
-			broadcast_append(r);
-		else
+		uint64_t commit = r->commit;
+
+		leader_commit(r);
+		if (r->role != RAFT_LEADER)
+			return;
+		if (r->commit == commit)
 			send_append(r, pr, false);
 	} else if (pr->state == PROGRESS_PROBE) {
 		pr->probe_sent = false;
@@ -943,7 +1147,8 @@ static void step_follower(struct raft *r, const struct raft_msg *m)
 		break;
 	case RAFT_MSG_TIMEOUT_NOW:
 		/* Start an election at once, skipping PreVote, §3.10. */
-		campaign(r, false, true);
+		if (raft_is_voter(r, r->config.id))
+			campaign(r, false, true);
 		break;
 	default:
 		break;
@@ -1048,7 +1253,9 @@ static bool handle_term(struct raft *r, const struct raft_msg *m)
 enum raft_err raft_step(struct raft *r, const struct raft_msg *m)
 {
 	r->out_of_memory = false;
-	if (node_slot(r, m->from) < 0)
+	/* Messages from non-members are handled too: a new node learns the
+	 * membership from the log that the leader sends it. */
+	if (m->from == 0)
 		return RAFT_UNKNOWN_NODE;
 	if (!handle_term(r, m))
 		return RAFT_OK;
@@ -1175,6 +1382,13 @@ static enum raft_err restore(struct raft *r, const struct raft_hard_state *hs,
 		r->commit = hs->commit;
 		r->persisted_hs = *hs;
 	}
+	/* A crash between writing entries and the hard state can leave the
+	 * stored term behind the log. No vote in the newer term was sent,
+	 * because votes leave only after their hard state is synced. */
+	if (last_term(r) > r->term) {
+		r->term = last_term(r);
+		r->vote = 0;
+	}
 	return RAFT_OK;
 }
 
@@ -1188,12 +1402,9 @@ enum raft_err raft_new(const struct raft_config *config, const struct raft_hard_
 		return RAFT_NO_MEMORY;
 	r->config = *config;
 	err = apply_defaults(&r->config);
-	if (err == RAFT_OK && node_slot(r, r->config.id) < 0)
-		err = RAFT_INVALID_CONFIG;
-	for (size_t i = 0; err == RAFT_OK && i < r->config.n_nodes; i++) {
+	for (size_t i = 0; err == RAFT_OK && i < RAFT_MAX_NODES; i++) {
 		struct progress *pr = &r->progress[i];
 
-		pr->id = r->config.nodes[i];
 		pr->inflight_last = calloc(r->config.max_inflight_msgs, sizeof(*pr->inflight_last));
 		pr->inflight_bytes = calloc(r->config.max_inflight_msgs, sizeof(*pr->inflight_bytes));
 		if (!pr->inflight_last || !pr->inflight_bytes)
@@ -1201,6 +1412,8 @@ enum raft_err raft_new(const struct raft_config *config, const struct raft_hard_
 	}
 	if (err == RAFT_OK)
 		err = restore(r, hs, log, n_log);
+	if (err == RAFT_OK)
+		recompute_membership(r);
 	if (err != RAFT_OK) {
 		raft_free(r);
 		return err;
@@ -1277,8 +1490,6 @@ static const char *check_log(const struct raft *r)
 
 static const char *check_role(const struct raft *r)
 {
-	if (r->vote != 0 && node_slot(r, r->vote) < 0)
-		return "vote for a non-member";
 	if ((r->role == RAFT_PRE_CANDIDATE || r->role == RAFT_CANDIDATE) && r->lead != 0)
 		return "candidate knows a leader";
 	if (r->role == RAFT_CANDIDATE && r->vote != r->config.id)
@@ -1287,7 +1498,7 @@ static const char *check_role(const struct raft *r)
 		return NULL;
 	if (r->lead != r->config.id)
 		return "leader does not know it leads";
-	for (size_t i = 0; i < r->config.n_nodes; i++) {
+	for (size_t i = 0; i < r->n_members; i++) {
 		const struct progress *pr = &r->progress[i];
 
 		if (pr->match >= pr->next || pr->next > r->log_len + 1)

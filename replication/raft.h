@@ -40,6 +40,8 @@ enum raft_err {
 	RAFT_DROPPED,        /* the leader is transferring leadership or has too many uncommitted entries: retry later */
 	RAFT_NOT_READY,      /* a new leader has not yet committed an entry of its term: retry later */
 	RAFT_UNKNOWN_NODE,   /* the node id is not a member of the cluster */
+	RAFT_NOT_VOTER,      /* the node is a learner, so it cannot lead */
+	RAFT_CHANGE_PENDING, /* the previous membership change is not committed yet: retry later */
 	RAFT_INVALID_CONFIG, /* the configuration or the restored state is invalid */
 	RAFT_NO_MEMORY,
 	RAFT_ERR_COUNT,
@@ -71,7 +73,20 @@ enum raft_msg_type {
 
 const char *raft_msg_type_name(enum raft_msg_type type);
 
+enum raft_entry_type {
+	RAFT_ENTRY_NORMAL,      /* a command for the state machine */
+	RAFT_ENTRY_CONF_CHANGE, /* a membership change made by raft_propose_conf_change() */
+};
+
+/* Single-server membership changes, dissertation §4.1 and §4.2.1. */
+enum raft_conf_op {
+	RAFT_CONF_ADD_LEARNER, /* receives the log but neither votes nor counts toward quorums */
+	RAFT_CONF_ADD_VOTER,   /* adds a voter or promotes a learner */
+	RAFT_CONF_REMOVE,
+};
+
 struct raft_entry {
+	enum raft_entry_type type;
 	uint64_t term;
 	uint64_t index;
 	void *data; /* malloc'ed by the owner of the entry; NULL for the leader's no-op entry */
@@ -130,7 +145,7 @@ typedef uint64_t (*raft_rand_fn)(void *ctx);
 
 struct raft_config {
 	uint64_t id;                  /* this node, non-zero */
-	uint64_t nodes[RAFT_MAX_NODES]; /* ids of all voters, this node included */
+	uint64_t nodes[RAFT_MAX_NODES]; /* voters at bootstrap, the same on every node; the log changes them */
 	size_t n_nodes;
 	unsigned election_ticks;      /* base election timeout; 10 when 0 */
 	unsigned heartbeat_ticks;     /* 1 when 0; must be less than election_ticks */
@@ -176,6 +191,11 @@ enum raft_err raft_step(struct raft *r, const struct raft_msg *m);
 enum raft_err raft_propose(struct raft *r, const void *data, size_t len, uint64_t *index);
 /* Starts a linearizable read at the leader, dissertation §6.4. */
 enum raft_err raft_read_index(struct raft *r, uint64_t context);
+/*
+ * Appends a membership change at the leader. It takes effect on each node
+ * as soon as the node appends it, and only one may be uncommitted at a time.
+ */
+enum raft_err raft_propose_conf_change(struct raft *r, enum raft_conf_op op, uint64_t id, uint64_t *index);
 /* Hands leadership to node to, dissertation §3.10. */
 enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to);
 
@@ -190,6 +210,8 @@ uint64_t raft_term(const struct raft *r);
 uint64_t raft_leader(const struct raft *r);
 uint64_t raft_commit_index(const struct raft *r);
 uint64_t raft_last_index(const struct raft *r);
+bool raft_is_member(const struct raft *r, uint64_t id);
+bool raft_is_voter(const struct raft *r, uint64_t id);
 /* Returns the term of the entry at index, or 0 when there is none. */
 uint64_t raft_term_at(const struct raft *r, uint64_t index);
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);

@@ -85,6 +85,7 @@ struct sim {
 	size_t n_reads;
 	uint64_t next_value, next_context;
 	bool failed;
+	unsigned crashes, membership_changes, transfers; /* accepted requests, printed for one seed */
 };
 
 static uint64_t next_rand(struct sim *s)
@@ -217,8 +218,9 @@ static void node_start(struct sim *s, struct node *n)
 	n->recorded_commit = 0;
 }
 
-static void node_crash(struct node *n)
+static void node_crash(struct sim *s, struct node *n)
 {
+	s->crashes++;
 	raft_free(n->r);
 	n->r = NULL;
 	n->up = false;
@@ -437,7 +439,7 @@ static void drain(struct sim *s, struct node *n)
 	while (n->up && !s->failed && raft_has_ready(n->r)) {
 		raft_ready(n->r, &rd);
 		if (!persist(s, n, &rd)) {
-			node_crash(n);
+			node_crash(s, n);
 			return;
 		}
 		for (size_t i = 0; i < rd.n_msgs; i++)
@@ -546,7 +548,7 @@ static void inject_faults(struct sim *s)
 	struct node *n = random_node(s);
 
 	if (n->up && chance(s, 40))
-		node_crash(n);
+		node_crash(s, n);
 	else if (!n->up && chance(s, 150))
 		node_start(s, n);
 	if (chance(s, 40))
@@ -568,6 +570,30 @@ static void tick_all(struct sim *s)
 	}
 }
 
+/* Removes a voter, adds a non-member as a learner or promotes a learner. */
+static void change_membership(struct sim *s, struct node *leader)
+{
+	struct node *n = random_node(s);
+	size_t voters = 0;
+	enum raft_conf_op op;
+
+	for (int i = 0; i < s->n_nodes; i++)
+		voters += raft_is_voter(leader->r, s->nodes[i].id);
+	if (raft_is_voter(leader->r, n->id)) {
+		/* Keep enough voters that a quorum can survive a crash. */
+		if (voters <= (size_t)s->n_nodes / 2 + 1)
+			return;
+		op = RAFT_CONF_REMOVE;
+	} else if (raft_is_member(leader->r, n->id)) {
+		op = RAFT_CONF_ADD_VOTER;
+	} else {
+		op = RAFT_CONF_ADD_LEARNER;
+	}
+	if (raft_propose_conf_change(leader->r, op, n->id, NULL) == RAFT_OK)
+		s->membership_changes++;
+	drain(s, leader);
+}
+
 static void client_requests(struct sim *s)
 {
 	struct node *leader = find_leader(s);
@@ -580,9 +606,12 @@ static void client_requests(struct sim *s)
 	if (leader->up && chance(s, 200))
 		start_read(s, leader);
 	if (leader->up && s->faults && chance(s, 20)) {
-		raft_transfer_leadership(leader->r, random_node(s)->id);
+		if (raft_transfer_leadership(leader->r, random_node(s)->id) == RAFT_OK)
+			s->transfers++;
 		drain(s, leader);
 	}
+	if (leader->up && s->faults && chance(s, 40))
+		change_membership(s, leader);
 }
 
 static void step(struct sim *s)
@@ -628,19 +657,31 @@ static void check_liveness(struct sim *s)
 			index = 0;
 			continue;
 		}
-		for (int i = 0; i < s->n_nodes; i++)
-			everywhere = everywhere && s->nodes[i].n_applied >= index;
+		/* Nodes removed from the leader's configuration may lag forever. */
+		for (int i = 0; i < s->n_nodes && leader; i++)
+			if (raft_is_member(leader->r, s->nodes[i].id))
+				everywhere = everywhere && s->nodes[i].n_applied >= index;
+		everywhere = everywhere && leader;
 		if (everywhere)
 			return;
 	}
 	fail(s, "no proposal committed on all nodes within %d ticks after healing", LIVENESS_TICKS);
 }
 
+static size_t terms_with_leader(const struct sim *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_terms; i++)
+		n += s->leader_of_term[i] != 0;
+	return n;
+}
+
 static void sim_free(struct sim *s)
 {
 	for (int i = 0; i < s->n_nodes; i++) {
 		if (s->nodes[i].up)
-			node_crash(&s->nodes[i]);
+			node_crash(s, &s->nodes[i]);
 		disk_free(&s->nodes[i].disk);
 	}
 	for (size_t i = 0; i < s->n_net; i++)
@@ -650,7 +691,7 @@ static void sim_free(struct sim *s)
 	free(s->committed);
 }
 
-static bool run(const char *prog, uint64_t seed, int n_nodes, long steps)
+static bool run(const char *prog, uint64_t seed, int n_nodes, long steps, bool verbose)
 {
 	struct sim s = {
 		.prog = prog, .seed = seed, .rng = seed, .n_nodes = n_nodes, .steps = steps, .faults = true,
@@ -666,6 +707,10 @@ static bool run(const char *prog, uint64_t seed, int n_nodes, long steps)
 	if (!s.failed)
 		check_liveness(&s);
 	ok = !s.failed;
+	if (verbose)
+		printf("seed %" PRIu64 ": %zu terms with a leader, %" PRIu64 " entries committed, %u crashes, "
+		       "%u membership changes, %u leadership transfers\n", seed, terms_with_leader(&s),
+		       max_committed(&s), s.crashes, s.membership_changes, s.transfers);
 	sim_free(&s);
 	return ok;
 }
@@ -706,7 +751,7 @@ int main(int argc, char **argv)
 	if (n_nodes < 1 || n_nodes > MAX_NODES || steps < 0)
 		usage();
 	for (uint64_t seed = first; seed < first + count; seed++)
-		if (!run(argv[0], seed, n_nodes, steps))
+		if (!run(argv[0], seed, n_nodes, steps, count == 1))
 			failures++;
 	printf("raft_sim: %" PRIu64 " seeds, %d nodes, %ld steps: %u failed\n", count, n_nodes, steps, failures);
 	return failures ? 1 : 0;

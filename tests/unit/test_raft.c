@@ -294,6 +294,80 @@ static void transfer_sends_timeout_now(void **state)
 	raft_free(r);
 }
 
+static void learner_never_campaigns(void **state)
+{
+	struct outbox out = { 0 };
+	struct raft *leader = new_leader(NULL, NULL, 0, &out);
+	struct raft *learner = new_node(4, false, NULL, NULL, 0);
+	struct raft_msg ack = { .type = RAFT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1, .index = 1 };
+	const struct raft_msg *append;
+	struct raft_msg reply;
+
+	(void)state;
+	assert_false(raft_is_member(learner, 4));
+	assert_int_equal(raft_step(leader, &ack), RAFT_OK);
+	drain(leader, &out);
+	assert_int_equal(raft_propose_conf_change(leader, RAFT_CONF_ADD_LEARNER, 4, NULL), RAFT_OK);
+	assert_true(raft_is_member(leader, 4));
+	assert_false(raft_is_voter(leader, 4));
+	assert_int_equal(raft_transfer_leadership(leader, 4), RAFT_NOT_VOTER);
+	drain(leader, &out);
+
+	/* The first probe fails because the learner's log is empty; the
+	 * rejection makes the leader send everything from index 1. */
+	append = find_msg(&out, RAFT_MSG_APPEND, 4);
+	assert_non_null(append);
+	assert_int_equal(raft_step(learner, append), RAFT_OK);
+	assert_int_equal(raft_last_index(learner), 0);
+	outbox_clear(&out);
+	drain(learner, &out);
+	reply = out.msgs[0];
+	out.n = 0;
+	assert_int_equal(reply.type, RAFT_MSG_APPEND_RESP);
+	assert_true(reply.reject);
+	assert_int_equal(raft_step(leader, &reply), RAFT_OK);
+	raft_msg_clear(&reply);
+	drain(leader, &out);
+	append = find_msg(&out, RAFT_MSG_APPEND, 4);
+	assert_non_null(append);
+	assert_int_equal(raft_step(learner, append), RAFT_OK);
+	assert_int_equal(raft_last_index(learner), 2);
+	assert_true(raft_is_member(learner, 4));
+	assert_false(raft_is_voter(learner, 4));
+	outbox_clear(&out);
+	tick_n(learner, 100);
+	assert_int_equal(raft_role(learner), RAFT_FOLLOWER);
+	assert_int_equal(raft_term(learner), 1);
+	drain(learner, &out);
+	outbox_clear(&out);
+	raft_free(learner);
+	raft_free(leader);
+}
+
+static void conf_change_waits_for_commit(void **state)
+{
+	struct outbox out = { 0 };
+	struct raft *r = new_leader(NULL, NULL, 0, &out);
+	struct raft_msg ack = { .type = RAFT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1, .index = 1 };
+
+	(void)state;
+	/* No entry of the leader's term is committed yet. */
+	assert_int_equal(raft_propose_conf_change(r, RAFT_CONF_REMOVE, 3, NULL), RAFT_NOT_READY);
+	assert_int_equal(raft_step(r, &ack), RAFT_OK);
+	drain(r, &out);
+	assert_int_equal(raft_propose_conf_change(r, RAFT_CONF_REMOVE, 3, NULL), RAFT_OK);
+	assert_false(raft_is_member(r, 3));
+	assert_int_equal(raft_propose_conf_change(r, RAFT_CONF_ADD_LEARNER, 3, NULL), RAFT_CHANGE_PENDING);
+	drain(r, &out);
+	ack.index = 2;
+	assert_int_equal(raft_step(r, &ack), RAFT_OK);
+	assert_int_equal(raft_commit_index(r), 2);
+	assert_int_equal(raft_propose_conf_change(r, RAFT_CONF_ADD_LEARNER, 3, NULL), RAFT_OK);
+	drain(r, &out);
+	outbox_clear(&out);
+	raft_free(r);
+}
+
 static void follower_rejects_proposal(void **state)
 {
 	struct raft *r = new_node(2, false, NULL, NULL, 0);
@@ -317,6 +391,8 @@ int main(void)
 		cmocka_unit_test(read_index_waits_for_quorum),
 		cmocka_unit_test(uncommitted_cap_drops_proposals),
 		cmocka_unit_test(transfer_sends_timeout_now),
+		cmocka_unit_test(learner_never_campaigns),
+		cmocka_unit_test(conf_change_waits_for_commit),
 		cmocka_unit_test(follower_rejects_proposal),
 	};
 
