@@ -3,8 +3,8 @@
  * Section numbers refer to Ongaro's 2014 dissertation (see raft.h).
  *
  * Roles. A learner, or a node outside the configuration, stays FOLLOWER
- * because it never starts an election; the learner flag lives in the
- * membership, not in the role:
+ * because it never starts an election. The learner flag belongs to the
+ * membership, not to the role.
  *
  *                 election timeout, pre_vote on
  *        +------------------------------------------+
@@ -751,7 +751,7 @@ static bool maybe_commit(struct raft *r)
 	return true;
 }
 
-/* Commits what a quorum stores and tells the followers. */
+/* Commits what a quorum stores and sends the new commit index to the followers. */
 static void leader_commit(struct raft *r)
 {
 	if (!maybe_commit(r))
@@ -884,9 +884,9 @@ enum raft_err raft_propose_conf_change(struct raft *r, enum raft_conf_op op, uin
 	if (r->transferee != 0 || uncommitted(r) >= r->config.max_uncommitted)
 		return RAFT_DROPPED;
 	/* One change at a time keeps every old and new majority overlapping,
-	 * §4.1. The leader also waits for an entry of its own term to commit,
-	 * which closes the gap in single-server changes that Ongaro reported
-	 * after the dissertation (raft-dev mailing list, 2015). */
+	 * §4.1. The leader also waits until an entry of its own term commits:
+	 * otherwise an uncommitted change left by an earlier leader and this
+	 * one could each be decided by majorities that do not overlap. */
 	if (r->config_index > r->commit)
 		return RAFT_CHANGE_PENDING;
 	if (raft_term_at(r, r->commit) != r->term)
@@ -1107,7 +1107,9 @@ static void handle_heartbeat_resp(struct raft *r, struct progress *pr, const str
 	release_reads(r);
 	if (pr->match < r->log_len) {
 		/* Everything was sent but not all acknowledged: a message may
-		 * be lost, so probe again from the last acknowledged index. */
+		 * be lost, so probe again from the last acknowledged index.
+		 * NOTE: under steady load this also restarts healthy pipelines
+		 * once per heartbeat; a retransmission timer would be cheaper. */
 		if (pr->state == PROGRESS_REPLICATE && pr->next > r->log_len)
 			progress_become_probe(r, pr);
 		send_append(r, pr, false);

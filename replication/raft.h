@@ -1,8 +1,8 @@
 /*
- * raft: the Raft consensus algorithm as a pure state machine, following
+ * raft: the Raft consensus algorithm as a pure state machine. It follows
  * Diego Ongaro, "Consensus: Bridging Theory and Practice", PhD dissertation,
- * Stanford University, 2014 (cited below as "dissertation §N"; the LaTeX
- * sources are at https://github.com/ongardie/dissertation).
+ * Stanford University, 2014, cited below as "dissertation §N". The LaTeX
+ * sources are at https://github.com/ongardie/dissertation.
  *
  * The core has no sockets, clock, randomness or disk. The caller feeds it
  * inputs (raft_tick, raft_step, raft_propose, raft_read_index,
