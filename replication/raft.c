@@ -34,6 +34,7 @@
 #include "replication/raft.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -968,12 +969,15 @@ void raft_tick(struct raft *r)
 	if (r->role == RAFT_LEADER) {
 		tick_leader(r);
 	} else {
-		r->election_elapsed++;
-		/* Learners and removed nodes never start elections, §4.2.1. */
-		if (r->election_elapsed >= r->randomized_timeout) {
+		/* Learners and removed nodes never start elections, §4.2.1, but
+		 * their clock still runs, so the vote lease in handle_term()
+		 * expires and they can vote once the configuration that other
+		 * nodes hold names them voters. */
+		if (r->election_elapsed < UINT_MAX)
+			r->election_elapsed++;
+		if (raft_is_voter(r, r->config.id) && r->election_elapsed >= r->randomized_timeout) {
 			r->election_elapsed = 0;
-			if (raft_is_voter(r, r->config.id))
-				campaign(r, r->config.pre_vote, false);
+			campaign(r, r->config.pre_vote, false);
 		}
 	}
 	assert(!raft_check_invariants(r));

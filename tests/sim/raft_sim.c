@@ -141,6 +141,12 @@ static void fail(struct sim *s, const char *fmt, ...)
 			" last %" PRIu64 " applied %" PRIu64 "\n", n->id, raft_role_name(raft_role(n->r)),
 			raft_term(n->r), raft_leader(n->r), raft_commit_index(n->r), raft_last_index(n->r),
 			n->n_applied);
+		fprintf(stderr, "    members:");
+		for (int j = 0; j < s->n_nodes; j++)
+			if (raft_is_member(n->r, s->nodes[j].id))
+				fprintf(stderr, " %" PRIu64 "%s", s->nodes[j].id,
+					raft_is_voter(n->r, s->nodes[j].id) ? "" : " (learner)");
+		fprintf(stderr, "\n");
 	}
 	fprintf(stderr, "replay: %s --seed %" PRIu64 " --nodes %d --steps %ld\n", s->prog, s->seed,
 		s->n_nodes, s->steps);
