@@ -1,0 +1,222 @@
+/*
+ * raft: the Raft consensus algorithm as a pure state machine. It follows
+ * Diego Ongaro, "Consensus: Bridging Theory and Practice", PhD dissertation,
+ * Stanford University, 2014, cited below as "dissertation §N". The LaTeX
+ * sources are at https://github.com/ongardie/dissertation.
+ *
+ * The core has no sockets, clock, randomness or disk. The caller feeds it
+ * inputs (raft_tick, raft_step, raft_propose, raft_read_index,
+ * raft_transfer_leadership) and then drains its outputs:
+ *
+ *	while (raft_has_ready(r)) {
+ *		raft_ready(r, &rd);
+ *		persist rd.hard_state (if rd.has_hard_state) and rd.entries,
+ *		    truncating the stored log at rd.entries[0].index first;
+ *		sync the disk;
+ *		send rd.msgs;
+ *		apply rd.committed in order and serve rd.reads;
+ *		raft_advance(r, &rd);
+ *	}
+ *
+ * Messages may depend on the persisted state (a vote, an acknowledged
+ * entry), so they must only leave after the sync. No other raft call may
+ * happen between raft_ready() and raft_advance(). Everything in a ready
+ * struct stays valid until raft_advance().
+ *
+ * The core is independent of the shop: entries carry opaque bytes.
+ */
+#ifndef JKD_REPLICATION_RAFT_H
+#define JKD_REPLICATION_RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RAFT_MAX_NODES 9
+
+enum raft_err {
+	RAFT_OK = 0,
+	RAFT_NOT_LEADER,     /* only the leader accepts this request: retry at raft_leader() */
+	RAFT_DROPPED,        /* the leader is transferring leadership or has too many uncommitted entries: retry later */
+	RAFT_NOT_READY,      /* a new leader has not yet committed an entry of its term: retry later */
+	RAFT_UNKNOWN_NODE,   /* the node id is not a member of the cluster */
+	RAFT_NOT_VOTER,      /* the node is a learner, so it cannot lead */
+	RAFT_CHANGE_PENDING, /* the previous membership change is not committed yet: retry later */
+	RAFT_INVALID_CONFIG, /* the configuration or the restored state is invalid */
+	RAFT_NO_MEMORY,
+	RAFT_ERR_COUNT,
+};
+
+const char *raft_strerror(enum raft_err err);
+
+enum raft_role {
+	RAFT_FOLLOWER,
+	RAFT_PRE_CANDIDATE,
+	RAFT_CANDIDATE,
+	RAFT_LEADER,
+};
+
+const char *raft_role_name(enum raft_role role);
+
+enum raft_msg_type {
+	RAFT_MSG_APPEND,        /* AppendEntries request, dissertation §3.5 */
+	RAFT_MSG_APPEND_RESP,
+	RAFT_MSG_HEARTBEAT,     /* empty AppendEntries that also confirms leadership for ReadIndex */
+	RAFT_MSG_HEARTBEAT_RESP,
+	RAFT_MSG_VOTE,          /* RequestVote, dissertation §3.4 */
+	RAFT_MSG_VOTE_RESP,
+	RAFT_MSG_PRE_VOTE,      /* PreVote, dissertation §9.6 */
+	RAFT_MSG_PRE_VOTE_RESP,
+	RAFT_MSG_TIMEOUT_NOW,   /* leadership transfer, dissertation §3.10 */
+	RAFT_MSG_TYPE_COUNT,
+};
+
+const char *raft_msg_type_name(enum raft_msg_type type);
+
+enum raft_entry_type {
+	RAFT_ENTRY_NORMAL,      /* a command for the state machine */
+	RAFT_ENTRY_CONF_CHANGE, /* a membership change made by raft_propose_conf_change() */
+};
+
+/* Single-server membership changes, dissertation §4.1 and §4.2.1. */
+enum raft_conf_op {
+	RAFT_CONF_ADD_LEARNER, /* receives the log but neither votes nor counts toward quorums */
+	RAFT_CONF_ADD_VOTER,   /* adds a voter or promotes a learner */
+	RAFT_CONF_REMOVE,
+};
+
+struct raft_entry {
+	enum raft_entry_type type;
+	uint64_t term;
+	uint64_t index;
+	void *data; /* malloc'ed by the owner of the entry; NULL for the leader's no-op entry */
+	size_t len;
+};
+
+/*
+ * A message between nodes. Which fields matter depends on type:
+ * APPEND: index and log_term of the entry before entries, commit.
+ * APPEND_RESP: index is the last matching index, or the rejected index with
+ *     reject set, and hint is then the follower's last index.
+ * HEARTBEAT and HEARTBEAT_RESP: commit, and context is the heartbeat
+ *     sequence number that ReadIndex counts.
+ * VOTE and PRE_VOTE: index and log_term of the candidate's last entry,
+ *     context is RAFT_CAMPAIGN_TRANSFER when a leadership transfer forces it.
+ * VOTE_RESP and PRE_VOTE_RESP: reject.
+ */
+struct raft_msg {
+	enum raft_msg_type type;
+	uint64_t from;
+	uint64_t to;
+	uint64_t term;
+	uint64_t log_term;
+	uint64_t index;
+	uint64_t commit;
+	uint64_t hint;
+	uint64_t context;
+	bool reject;
+	size_t n_entries;
+	struct raft_entry *entries; /* owned by the message */
+};
+
+#define RAFT_CAMPAIGN_TRANSFER 1
+
+/* Deep-copies src into dst, including entry data. */
+enum raft_err raft_msg_copy(struct raft_msg *dst, const struct raft_msg *src);
+/* Frees the entries of m, not m itself. */
+void raft_msg_clear(struct raft_msg *m);
+
+struct raft_hard_state {
+	uint64_t term;
+	uint64_t vote;   /* node voted for in term, 0 for none */
+	uint64_t commit;
+};
+
+struct raft_read_state {
+	uint64_t context; /* the caller's value passed to raft_read_index() */
+	uint64_t index;   /* serve the read once this index is applied */
+};
+
+/*
+ * Returns a uniformly distributed 64-bit value. The core only uses it for
+ * election timeout jitter, so a seeded generator makes runs reproducible.
+ */
+typedef uint64_t (*raft_rand_fn)(void *ctx);
+
+struct raft_config {
+	uint64_t id;                  /* this node, non-zero */
+	uint64_t nodes[RAFT_MAX_NODES]; /* voters at bootstrap, the same on every node; the log changes them */
+	size_t n_nodes;
+	unsigned election_ticks;      /* base election timeout; 10 when 0 */
+	unsigned heartbeat_ticks;     /* 1 when 0; must be less than election_ticks */
+	size_t max_msg_entries;       /* entries per AppendEntries; 64 when 0 */
+	size_t max_msg_bytes;         /* entry bytes per AppendEntries; 1 MiB when 0 */
+	size_t max_inflight_msgs;     /* unacknowledged AppendEntries per follower; 16 when 0 */
+	size_t max_inflight_bytes;    /* unacknowledged entry bytes per follower; 8 MiB when 0 */
+	size_t max_uncommitted;       /* uncommitted entries at the leader; 1024 when 0 */
+	bool pre_vote;
+	bool check_quorum;
+	raft_rand_fn rand;
+	void *rand_ctx;
+};
+
+struct raft_ready {
+	bool has_hard_state;
+	struct raft_hard_state hard_state;
+	struct raft_entry *entries; /* to persist, in index order */
+	size_t n_entries;
+	struct raft_msg *msgs;      /* to send after the sync */
+	size_t n_msgs;
+	struct raft_entry *committed; /* to apply, in index order */
+	size_t n_committed;
+	struct raft_read_state *reads;
+	size_t n_reads;
+};
+
+struct raft;
+
+/*
+ * Creates a node from its persisted hard state and log (entries 1..n_log,
+ * copied). hs and log may be NULL and 0 for a new node.
+ */
+enum raft_err raft_new(const struct raft_config *config, const struct raft_hard_state *hs,
+		       const struct raft_entry *log, size_t n_log, struct raft **out);
+void raft_free(struct raft *r);
+
+/* Advances the logical clock by one tick: elections and heartbeats. */
+void raft_tick(struct raft *r);
+/* Handles a message from another node; m and its entries are copied. */
+enum raft_err raft_step(struct raft *r, const struct raft_msg *m);
+/* Appends a command at the leader. *index receives its log index. */
+enum raft_err raft_propose(struct raft *r, const void *data, size_t len, uint64_t *index);
+/* Starts a linearizable read at the leader, dissertation §6.4. */
+enum raft_err raft_read_index(struct raft *r, uint64_t context);
+/*
+ * Appends a membership change at the leader. It takes effect on each node
+ * as soon as the node appends it, and only one may be uncommitted at a time.
+ */
+enum raft_err raft_propose_conf_change(struct raft *r, enum raft_conf_op op, uint64_t id, uint64_t *index);
+/* Hands leadership to node to, dissertation §3.10. */
+enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to);
+
+bool raft_has_ready(const struct raft *r);
+void raft_ready(struct raft *r, struct raft_ready *rd);
+/* Records that rd was persisted, sent and applied, and frees its messages. */
+void raft_advance(struct raft *r, const struct raft_ready *rd);
+
+enum raft_role raft_role(const struct raft *r);
+uint64_t raft_id(const struct raft *r);
+uint64_t raft_term(const struct raft *r);
+uint64_t raft_leader(const struct raft *r);
+uint64_t raft_commit_index(const struct raft *r);
+uint64_t raft_last_index(const struct raft *r);
+bool raft_is_member(const struct raft *r, uint64_t id);
+bool raft_is_voter(const struct raft *r, uint64_t id);
+/* Returns the term of the entry at index, or 0 when there is none. */
+uint64_t raft_term_at(const struct raft *r, uint64_t index);
+const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
+
+/* Returns NULL when the node's state is consistent, else the broken invariant. */
+const char *raft_check_invariants(const struct raft *r);
+
+#endif
