@@ -20,18 +20,6 @@ static const char *role_name(enum accounts_role role)
 	return role == ACCOUNTS_ROLE_ADMIN ? "admin" : "customer";
 }
 
-static bool copy_text(const struct rec *r, const char *name, char *out, size_t out_size)
-{
-	const char *s;
-	size_t len;
-
-	if (!rec_get_str(r, name, &s, &len) || len >= out_size)
-		return false;
-	memcpy(out, s, len);
-	out[len] = '\0';
-	return true;
-}
-
 static enum kv_err user_decode(const void *data, size_t len, uint64_t id, struct accounts_user *out)
 {
 	struct rec r;
@@ -40,8 +28,8 @@ static enum kv_err user_decode(const void *data, size_t len, uint64_t id, struct
 
 	memset(out, 0, sizeof(*out));
 	out->id = id;
-	if (err == KV_OK && (!copy_text(&r, "email", out->email, sizeof(out->email)) ||
-			     !copy_text(&r, "name", out->name, sizeof(out->name)) || !rec_get_u64(&r, "role", &role) ||
+	if (err == KV_OK && (!rec_get_str_copy(&r, "email", out->email, sizeof(out->email)) ||
+			     !rec_get_str_copy(&r, "name", out->name, sizeof(out->name)) || !rec_get_u64(&r, "role", &role) ||
 			     !rec_get_u64(&r, "created_at", &out->created_at_ms) ||
 			     !rec_get_u64(&r, "password_changed_at", &out->password_changed_at_ms)))
 		err = KV_BAD_RECORD;
@@ -76,7 +64,7 @@ enum kv_err accounts_user_hash(struct store *store, struct kv_txn *txn, uint64_t
 	if (err != KV_OK)
 		return err;
 	err = rec_decode(&r, val.data, val.len, STORE_RECORD_USER);
-	if (err == KV_OK && !copy_text(&r, "hash", out, out_size))
+	if (err == KV_OK && !rec_get_str_copy(&r, "hash", out, out_size))
 		err = KV_BAD_RECORD;
 	rec_free(&r);
 	return err;
@@ -109,7 +97,7 @@ enum kv_err accounts_session_get(struct store *store, struct kv_txn *txn, const 
 	if (err == KV_OK && (!rec_get_u64(&r, "user", &session->user_id) ||
 			     !rec_get_u64(&r, "created_at", &session->created_at_ms) ||
 			     !rec_get_u64(&r, "expires_at", &session->expires_at_ms) ||
-			     !copy_text(&r, "csrf", session->csrf, sizeof(session->csrf))))
+			     !rec_get_str_copy(&r, "csrf", session->csrf, sizeof(session->csrf))))
 		err = KV_BAD_RECORD;
 	rec_free(&r);
 	if (err != KV_OK)
@@ -249,8 +237,8 @@ static enum kv_err apply_register(struct store *store, struct kv_txn *txn, const
 	enum kv_err err;
 
 	memset(&user, 0, sizeof(user));
-	if (!copy_text(cmd, "email", user.email, sizeof(user.email)) ||
-	    !copy_text(cmd, "name", user.name, sizeof(user.name)) || !rec_get_str(cmd, "hash", &hash, &hash_len) ||
+	if (!rec_get_str_copy(cmd, "email", user.email, sizeof(user.email)) ||
+	    !rec_get_str_copy(cmd, "name", user.name, sizeof(user.name)) || !rec_get_str(cmd, "hash", &hash, &hash_len) ||
 	    !rec_get_u64(cmd, "role", &role) || !rec_get_u64(cmd, "created_at", &user.created_at_ms)) {
 		result->status = STORE_BAD_COMMAND;
 		return KV_OK;

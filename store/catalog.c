@@ -81,18 +81,6 @@ bool catalog_command_map(const struct rec *command, const char *name, struct rec
 	return true;
 }
 
-bool catalog_text_copy(const struct rec *r, const char *name, char *out, size_t out_size)
-{
-	const char *s;
-	size_t len;
-
-	if (!rec_get_str(r, name, &s, &len) || len >= out_size)
-		return false;
-	memcpy(out, s, len);
-	out[len] = '\0';
-	return true;
-}
-
 static struct catalog_text text_field(const struct rec *r, const char *name)
 {
 	struct catalog_text text = {"", 0};
@@ -185,8 +173,8 @@ enum kv_err catalog_variant_get(struct store *store, struct kv_txn *txn, uint64_
 	out->id = variant_id;
 	if (err == KV_OK &&
 	    (!rec_get_u64(&r, "product", &out->product_id) || !rec_get_u64(&r, "version", &out->version) ||
-	     !catalog_text_copy(&r, "sku", out->sku, sizeof(out->sku)) || !catalog_text_copy(&r, "talla", out->size, sizeof(out->size)) ||
-	     !catalog_text_copy(&r, "color", out->color, sizeof(out->color)) || !rec_get_i64(&r, "price", &out->price_minor) ||
+	     !rec_get_str_copy(&r, "sku", out->sku, sizeof(out->sku)) || !rec_get_str_copy(&r, "talla", out->size, sizeof(out->size)) ||
+	     !rec_get_str_copy(&r, "color", out->color, sizeof(out->color)) || !rec_get_i64(&r, "price", &out->price_minor) ||
 	     !rec_get_i64(&r, "compare_at", &out->compare_at_minor) || !rec_get_i64(&r, "stock", &out->stock)))
 		err = KV_BAD_RECORD;
 	rec_free(&r);
@@ -245,9 +233,9 @@ enum kv_err catalog_image_get(struct store *store, struct kv_txn *txn, uint64_t 
 	out->id = image_id;
 	if (err == KV_OK &&
 	    (!rec_get_u64(&r, "product", &out->product_id) || !rec_get_u64(&r, "width", &out->width) ||
-	     !rec_get_u64(&r, "height", &out->height) || !catalog_text_copy(&r, "color", out->color, sizeof(out->color)) ||
-	     !catalog_text_copy(&r, "content_type", out->content_type, sizeof(out->content_type)) ||
-	     !catalog_text_copy(&r, "hash", out->hash, sizeof(out->hash)) || !rec_get_bin(&r, "bytes", &out->bytes, &out->len)))
+	     !rec_get_u64(&r, "height", &out->height) || !rec_get_str_copy(&r, "color", out->color, sizeof(out->color)) ||
+	     !rec_get_str_copy(&r, "content_type", out->content_type, sizeof(out->content_type)) ||
+	     !rec_get_str_copy(&r, "hash", out->hash, sizeof(out->hash)) || !rec_get_bin(&r, "bytes", &out->bytes, &out->len)))
 		err = KV_BAD_RECORD;
 	/* The bytes point into the map, not into the decoding, so they outlive rec_free(). */
 	rec_free(&r);
@@ -263,8 +251,8 @@ enum kv_err catalog_category_get(struct store *store, struct kv_txn *txn, uint64
 	memset(out, 0, sizeof(*out));
 	out->id = category_id;
 	if (err == KV_OK && (!rec_get_u64(&r, "parent", &out->parent_id) || !rec_get_u64(&r, "position", &out->position) ||
-			     !catalog_text_copy(&r, "slug", out->slug, sizeof(out->slug)) ||
-			     !catalog_text_copy(&r, "name", out->name, sizeof(out->name))))
+			     !rec_get_str_copy(&r, "slug", out->slug, sizeof(out->slug)) ||
+			     !rec_get_str_copy(&r, "name", out->name, sizeof(out->name))))
 		err = KV_BAD_RECORD;
 	rec_free(&r);
 	return err;
@@ -470,8 +458,8 @@ static bool category_command_read(const struct rec *command, struct catalog_cate
 	memset(out, 0, sizeof(*out));
 	return rec_get_u64(command, "id", &out->id) && rec_get_u64(command, "parent", &out->parent_id) &&
 	       rec_get_u64(command, "position", &out->position) &&
-	       catalog_text_copy(command, "slug", out->slug, sizeof(out->slug)) &&
-	       catalog_text_copy(command, "name", out->name, sizeof(out->name));
+	       rec_get_str_copy(command, "slug", out->slug, sizeof(out->slug)) &&
+	       rec_get_str_copy(command, "name", out->name, sizeof(out->name));
 }
 
 /* Checks what a new or moved category needs from the state; sets result and *ok = false if it fails. */

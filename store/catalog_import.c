@@ -160,8 +160,8 @@ static enum kv_err path_resolve(struct import_run *run, uint64_t index, uint64_t
 		struct rec level = {.body = &path->via.array.ptr[i]};
 		char name[4 * CATALOG_CATEGORY_NAME_MAX_CHARS + 1], slug[CATALOG_SLUG_MAX_CHARS + 1];
 
-		if (level.body->type != MSGPACK_OBJECT_MAP || !catalog_text_copy(&level, "name", name, sizeof(name)) ||
-		    !catalog_text_copy(&level, "slug", slug, sizeof(slug)))
+		if (level.body->type != MSGPACK_OBJECT_MAP || !rec_get_str_copy(&level, "name", name, sizeof(name)) ||
+		    !rec_get_str_copy(&level, "slug", slug, sizeof(slug)))
 			return KV_BAD_RECORD;
 		err = child_find(run, parent, name, slug, id);
 		if (err == KV_OK && *id == 0)
@@ -341,9 +341,9 @@ static bool variant_line_read(const msgpack_object *object, struct variant_line 
 	line->has_stock = rec_get_i64(&map, "stock", &v->stock);
 	line->has_compare_at = rec_get_i64(&map, "compare_at", &v->compare_at_minor);
 	return object->type == MSGPACK_OBJECT_MAP && rec_get_u64(&map, "row", &line->row) &&
-	       catalog_text_copy(&map, "sku", v->sku, sizeof(v->sku)) &&
-	       catalog_text_copy(&map, "talla", v->size, sizeof(v->size)) &&
-	       catalog_text_copy(&map, "color", v->color, sizeof(v->color)) && rec_get_i64(&map, "price", &v->price_minor) &&
+	       rec_get_str_copy(&map, "sku", v->sku, sizeof(v->sku)) &&
+	       rec_get_str_copy(&map, "talla", v->size, sizeof(v->size)) &&
+	       rec_get_str_copy(&map, "color", v->color, sizeof(v->color)) && rec_get_i64(&map, "price", &v->price_minor) &&
 	       v->sku[0] != '\0' && v->stock >= 0;
 }
 

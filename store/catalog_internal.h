@@ -113,9 +113,6 @@ enum kv_err catalog_products_total(struct store *store, struct kv_txn *txn, uint
 /* Sets result to STORE_BAD_COMMAND: the proposer encoded a command apply cannot read. */
 enum kv_err catalog_bad_command(struct repl_result *result);
 
-/* Copies string field name of r into out (NUL-terminated); false if absent or too long. */
-bool catalog_text_copy(const struct rec *r, const char *name, char *out, size_t out_size);
-
 /* The nested map field name of command as a record, so rec_get_* work on it. */
 bool catalog_command_map(const struct rec *command, const char *name, struct rec *out);
 

@@ -123,6 +123,18 @@ bool rec_get_str(const struct rec *r, const char *name, const char **out, size_t
 	return true;
 }
 
+bool rec_get_str_copy(const struct rec *r, const char *name, char *out, size_t out_size)
+{
+	const char *s;
+	size_t len;
+
+	if (!rec_get_str(r, name, &s, &len) || len >= out_size)
+		return false;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return true;
+}
+
 bool rec_get_u64(const struct rec *r, const char *name, uint64_t *out)
 {
 	const msgpack_object *o = rec_get(r, name);

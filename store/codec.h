@@ -65,6 +65,8 @@ bool rec_get_u64(const struct rec *r, const char *name, uint64_t *out);
 bool rec_get_i64(const struct rec *r, const char *name, int64_t *out);
 bool rec_get_bool(const struct rec *r, const char *name, bool *out);
 bool rec_get_bin(const struct rec *r, const char *name, const void **out, size_t *len);
+/* Copies a string field and a NUL into out; false if absent, of another type, or not shorter than out_size. */
+bool rec_get_str_copy(const struct rec *r, const char *name, char *out, size_t out_size);
 
 /* Big-endian u64 helpers for keys, so numeric ids sort in key order. */
 void key_put_u64(unsigned char *out, uint64_t value);
