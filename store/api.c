@@ -216,6 +216,33 @@ size_t api_cookie_get(const struct http_request *req, const char *name, const ch
 	return 0;
 }
 
+bool api_etag_matches(struct http_request *req, const char *etag, size_t etag_len)
+{
+	size_t len;
+	const char *header = http_header_get(req, "If-None-Match", &len);
+	size_t i = 0;
+
+	while (header != NULL && i < len) {
+		size_t start, end;
+
+		while (i < len && (header[i] == ' ' || header[i] == ','))
+			i++;
+		/* Weak comparison (RFC 9110, 13.1.2): a W/ prefix does not matter here. */
+		if (i + 2 <= len && header[i] == 'W' && header[i + 1] == '/')
+			i += 2;
+		start = i;
+		while (i < len && header[i] != ',')
+			i++;
+		end = i;
+		while (end > start && header[end - 1] == ' ')
+			end--;
+		if ((end - start == 1 && header[start] == '*') ||
+		    (end - start == etag_len && memcmp(header + start, etag, etag_len) == 0))
+			return true;
+	}
+	return false;
+}
+
 /* Finds the session token in "Authorization: Bearer" or the session cookie. */
 static size_t token_find(struct http_request *req, const char **token, bool *by_cookie)
 {

@@ -108,6 +108,12 @@ json_t *api_result_json(struct http_request *req, enum repl_err err, uint64_t in
 			const struct repl_result *result);
 
 /*
+ * Returns true if If-None-Match is "*" or lists etag (quotes included),
+ * comparing weakly as RFC 9110 prescribes for GET: a W/ prefix is ignored.
+ */
+bool api_etag_matches(struct http_request *req, const char *etag, size_t etag_len);
+
+/*
  * Sends body as 200 application/json with an ETag hashed from it and the
  * given Cache-Control, or 304 if If-None-Match lists that ETag.
  */

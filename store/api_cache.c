@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "store/api.h"
-#include "store/api_catalog_internal.h"
 
 #define ETAG_HASH_BYTES 16
 
@@ -24,7 +23,7 @@ void api_respond_cacheable(struct http_request *req, const char *body, size_t le
 	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
 	snprintf(headers, sizeof(headers), "ETag: %s\r\nCache-Control: %s\r\n", etag, cache_control);
-	if (catalog_etag_matches(req, etag, strlen(etag))) {
+	if (api_etag_matches(req, etag, strlen(etag))) {
 		res.status = 304;
 		res.content_type = NULL;
 	} else {

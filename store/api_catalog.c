@@ -69,33 +69,6 @@ bool catalog_path_id(struct http_request *req, const char *name, uint64_t *out)
 	return false;
 }
 
-bool catalog_etag_matches(struct http_request *req, const char *etag, size_t etag_len)
-{
-	size_t len;
-	const char *header = http_header_get(req, "If-None-Match", &len);
-	size_t i = 0;
-
-	while (header != NULL && i < len) {
-		size_t start, end;
-
-		while (i < len && (header[i] == ' ' || header[i] == ','))
-			i++;
-		/* Weak comparison (RFC 9110, 13.1.2): a W/ prefix does not matter here. */
-		if (i + 2 <= len && header[i] == 'W' && header[i + 1] == '/')
-			i += 2;
-		start = i;
-		while (i < len && header[i] != ',')
-			i++;
-		end = i;
-		while (end > start && header[end - 1] == ' ')
-			end--;
-		if ((end - start == 1 && header[start] == '*') ||
-		    (end - start == etag_len && memcmp(header + start, etag, etag_len) == 0))
-			return true;
-	}
-	return false;
-}
-
 static void handle_categories(struct http_request *req)
 {
 	struct kv_txn *txn;
@@ -128,7 +101,7 @@ static void product_view_send(struct http_request *req, struct kv_txn *txn, uint
 		return;
 	}
 	snprintf(headers, sizeof(headers), "ETag: %.*s\r\n" PRODUCT_CACHE_CONTROL, (int)view.etag_len, view.etag);
-	if (catalog_etag_matches(req, view.etag, view.etag_len)) {
+	if (api_etag_matches(req, view.etag, view.etag_len)) {
 		res.status = 304;
 		res.content_type = NULL;
 	} else {
@@ -184,7 +157,7 @@ static void handle_image(struct http_request *req)
 		return;
 	}
 	snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\n" IMAGE_CACHE_CONTROL, image.hash);
-	if (catalog_etag_matches(req, headers + 6, strlen(image.hash) + 2)) {
+	if (api_etag_matches(req, headers + 6, strlen(image.hash) + 2)) {
 		res.status = 304;
 	} else {
 		res.content_type = image.content_type;

@@ -26,9 +26,6 @@ void catalog_respond_read_error(struct http_request *req, enum kv_err err, const
 /* Reads path parameter name as an id (1 or more); responds 404 and returns false if it is not one. */
 bool catalog_path_id(struct http_request *req, const char *name, uint64_t *out);
 
-/* True if the If-None-Match header of req lists etag (or is "*"). */
-bool catalog_etag_matches(struct http_request *req, const char *etag, size_t etag_len);
-
 /* True if slug has only a-z, 0-9 and hyphens, with no hyphen at either end. */
 bool catalog_slug_valid(const char *slug);
 

@@ -289,26 +289,6 @@ static void handle_delete(struct http_request *req)
 	buf_free(&command);
 }
 
-/* Returns true if If-None-Match is "*" or lists the version (weak comparison, as RFC 9110 asks for GET). */
-static bool etag_matches(struct http_request *req, uint64_t version)
-{
-	size_t len;
-	const char *value = http_header_get(req, "If-None-Match", &len);
-	struct etag tags[ETAGS_MAX];
-	int n;
-
-	if (value == NULL)
-		return false;
-	if (len == 1 && value[0] == '*')
-		return true;
-	n = etag_list_parse(value, len, tags, ETAGS_MAX);
-	for (int i = 0; i < n; i++) {
-		if (tags[i].version == version)
-			return true;
-	}
-	return false;
-}
-
 static void handle_get(struct http_request *req)
 {
 	struct node *node = req->route_ctx;
@@ -317,7 +297,7 @@ static void handle_get(struct http_request *req)
 	struct kv_txn *txn;
 	struct kv_val val;
 	uint64_t version;
-	char headers[96];
+	char etag[32], headers[96];
 	enum kv_err err;
 
 	if (!node_require_operator(req) || (key = key_param(req)) == NULL)
@@ -332,9 +312,10 @@ static void handle_get(struct http_request *req)
 	if (err == KV_OK && store_raw_value_decode(val.data, val.len, &version, &res.body, &res.body_len) != 0)
 		err = KV_BAD_RECORD;
 	if (err == KV_OK) {
-		snprintf(headers, sizeof(headers), "ETag: \"%" PRIu64 "\"\r\nCache-Control: no-cache\r\n", version);
+		snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", version);
+		snprintf(headers, sizeof(headers), "ETag: %s\r\nCache-Control: no-cache\r\n", etag);
 		res.headers = headers;
-		if (etag_matches(req, version)) {
+		if (api_etag_matches(req, etag, strlen(etag))) {
 			res.status = 304;
 			res.body_len = 0;
 		}
