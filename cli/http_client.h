@@ -33,4 +33,10 @@ enum http_client_err http_client_request(const char *host, int port, const char 
 					 const char *headers, const void *body, size_t body_len,
 					 struct http_client_response *res);
 
+/*
+ * Percent-encodes in into out (NUL-terminated, cut at out_size), keeping
+ * ASCII letters, digits and the characters in keep.
+ */
+void http_client_percent_encode(const char *in, const char *keep, char *out, size_t out_size);
+
 #endif

@@ -297,17 +297,10 @@ static bool picture_upload(struct loader *l, uint64_t product, const struct temp
 {
 	char path[256], colour_query[128];
 	struct buf png;
-	size_t n = 0;
 	int status;
 
 	/* The colour goes in the query string, percent-encoded. */
-	for (const unsigned char *p = (const unsigned char *)c->name; *p != '\0' && n + 4 < sizeof(colour_query); p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
-			colour_query[n++] = (char)*p;
-		else
-			n += (size_t)snprintf(colour_query + n, sizeof(colour_query) - n, "%%%02X", *p);
-	}
-	colour_query[n] = '\0';
+	http_client_percent_encode(c->name, "", colour_query, sizeof(colour_query));
 	snprintf(path, sizeof(path), "/api/v1/admin/products/%llu/images?color=%s", (unsigned long long)product,
 		 colour_query);
 	buf_init(&png, 16u << 20);

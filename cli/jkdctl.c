@@ -107,20 +107,7 @@ static int run_and_print(const struct options *o, const char *method, const char
 /* Percent-encodes a key for a URL path, keeping '/' so keys read naturally. */
 static void path_encode(const char *in, char *out, size_t out_size)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && n + 4 < out_size; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-._~/", *p) != NULL) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
-	out[n] = '\0';
+	http_client_percent_encode(in, "-._~/", out, out_size);
 }
 
 static int usage(const struct options *o, const char *message)
