@@ -103,7 +103,7 @@ struct kv_stats {
 enum kv_err kv_stats(struct kv_env *env, struct kv_stats *out);
 
 /*
- * Read transactions. A read transaction sees one snapshot; keep it short,
+ * Read transactions. A read transaction reads one snapshot; keep it short,
  * because it holds back page reuse and blocks kv_grow(). It may be ended by
  * another thread than the one that began it.
  */

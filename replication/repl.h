@@ -5,12 +5,12 @@
  * proposing loop's thread.
  *
  * Today (one node) a proposal is appended and applied at once: the writer
- * thread takes every queued proposal (up to batch_max), applies each in its
- * own nested transaction inside one LMDB write transaction that also stores
- * the applied index, and commits once, so one fsync serves the whole batch.
+ * thread takes every queued proposal (up to batch_max). It applies each in
+ * its own nested transaction inside one LMDB write transaction that also
+ * stores the applied index, and commits once, so one fsync serves the batch.
  * Raft will sit between propose and apply without changing this interface.
  *
- * repl knows nothing of what commands mean.
+ * repl does not interpret commands.
  */
 #ifndef JKD_REPLICATION_REPL_H
 #define JKD_REPLICATION_REPL_H
@@ -49,7 +49,7 @@ struct repl_result {
 /*
  * Applies the command at index inside txn, deterministically: it may only
  * read and write txn and fill *result. A non-zero status makes repl discard
- * the command's changes (its nested transaction is aborted); a kv error
+ * the command's changes by aborting its nested transaction. A kv error
  * return (KV_MAP_FULL and the like) aborts the whole batch. repl then grows
  * the map and retries, or fails the batch.
  */

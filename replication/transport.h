@@ -76,7 +76,7 @@ enum transport_drop_reason {
 
 const char *transport_drop_reason_name(enum transport_drop_reason reason);
 
-/* What transport_send() does when a peer's send queue is full. */
+/* Behaviour of transport_send() when a peer's send queue is full. */
 enum transport_overflow {
 	TRANSPORT_OVERFLOW_REJECT,      /* return TRANSPORT_QUEUE_FULL and keep the queued frames */
 	TRANSPORT_OVERFLOW_DROP_OLDEST, /* drop the oldest queued frame to make room */

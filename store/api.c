@@ -374,7 +374,7 @@ void api_respond_failure(struct http_request *req, enum repl_err err, const stru
 	}
 	if (err == REPL_STORAGE_FULL) {
 		http_respond_problem(req, 507, "storage_full", NULL,
-				     "Storage is full, so writes are refused while reads go on. Free space or raise storage.map_size_max_mb.");
+				     "Storage is full, so writes are rejected while reads go on. Free space or raise storage.map_size_max_mb.");
 		return;
 	}
 	data = err == REPL_OK && result->data != NULL ? json_loadb(result->data, result->len, 0, NULL) : NULL;

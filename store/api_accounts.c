@@ -560,7 +560,7 @@ fail:
 		job_free(job);
 }
 
-/* Responds to a logout with 204 and an expired session cookie, so the browser forgets it. */
+/* Responds to a logout with 204 and an expired session cookie, so the browser deletes it. */
 static void logout_done(struct http_request *req, enum repl_err err, uint64_t index, struct repl_result *result)
 {
 	char headers[256];
@@ -599,7 +599,7 @@ static void handle_logout(struct http_request *req)
  * Sets this node's session cookie for a session the client proves with its
  * bearer token. The nodes of a cluster are separate origins, so after
  * logging in on one node the storefront calls this on each other node once,
- * and the browser then holds an HttpOnly cookie for every node without the
+ * and the browser then keeps an HttpOnly cookie for every node without the
  * page keeping the token.
  */
 static void handle_cookie(struct http_request *req)

@@ -100,7 +100,7 @@ enum kv_err catalog_product_refresh(struct store *store, struct kv_txn *txn, uin
  * Bumps the version of product_id, then refreshes it like
  * catalog_product_refresh(). Called after stock or price changes, so a
  * product page opened before a sale or a bulk change gets 412 on save and
- * the admin sees what changed.
+ * the admin can reload to see what changed.
  */
 enum kv_err catalog_product_touch(struct store *store, struct kv_txn *txn, uint64_t product_id);
 

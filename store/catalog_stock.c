@@ -6,7 +6,7 @@
  * these adjustments and by orders, so a save can never overwrite units sold
  * meanwhile. Every stock change (a sale, a cancel, an adjustment) and every
  * bulk price change also bumps the product's version, so an admin who
- * saves a page opened before it gets 412 and sees what changed. A bulk
+ * saves a page opened before it gets 412 and can reload to see what changed. A bulk
  * price change bumps each variant's version too, because a price is edited
  * on the variant.
  *

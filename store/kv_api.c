@@ -6,7 +6,7 @@
  * strong ETag ("123"). PUT and DELETE take If-Match with a version for
  * compare-and-set, and PUT takes If-None-Match: * to create only. A failed
  * condition gets 412 with the current version. Writes go through the log
- * and are answered after they are applied and durable.
+ * and are acknowledged after they are applied and durable.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -157,7 +157,7 @@ static void respond_repl_error(struct http_request *req, enum repl_err err)
 		break;
 	case REPL_STORAGE_FULL:
 		http_respond_problem(req, 507, "storage_full", NULL,
-				     "Storage is full, so writes are refused while reads go on. Free space or raise storage.map_size_max_mb.");
+				     "Storage is full, so writes are rejected while reads go on. Free space or raise storage.map_size_max_mb.");
 		break;
 	case REPL_TOO_LARGE:
 		http_respond_problem(req, 413, "too_large", "value", "The value is too large.");

@@ -12,7 +12,7 @@
  *   same prices and total the cart view shows.
  * - An idempotency key names one checkout within its scope, which is the
  *   customer or the guest cart. A second checkout with the same key returns
- *   the first order and creates nothing. That holds even when both arrive
+ *   the first order and creates nothing. That is true even when both arrive
  *   at once, because apply checks and records the key.
  * - States: pendiente -> pagada -> enviada -> entregada, and cancelada from
  *   pendiente or pagada. Any other transition is a conflict. Cancelling

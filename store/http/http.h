@@ -170,7 +170,7 @@ void http_respond_problem_with(struct http_request *req, int status, const char 
 typedef void (*http_handler_fn)(struct http_request *req);
 
 struct http_route_def {
-	enum http_method method; /* GET routes also answer HEAD */
+	enum http_method method; /* GET routes also serve HEAD */
 	const char *pattern;     /* "/kv/v1/{key}": literal segments and {name} parameters;
 				    a final "{name...}" takes the rest of the path */
 	http_handler_fn handler;

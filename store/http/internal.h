@@ -98,7 +98,7 @@ enum http_conn_state {
 	HTTP_CONN_LINGER,  /* last response sent, draining input before closing */
 };
 
-/* Why the server responds to a request itself instead of calling a handler. */
+/* Reason the server responds to a request itself instead of calling a handler. */
 enum http_reject {
 	HTTP_REJECT_NONE,
 	HTTP_REJECT_BAD_REQUEST,
@@ -109,7 +109,7 @@ enum http_reject {
 	HTTP_REJECT_HTTP10_TRANSFER_ENCODING, /* 400: Transfer-Encoding in an HTTP/1.0 request */
 	HTTP_REJECT_NOT_FOUND,
 	HTTP_REJECT_METHOD_NOT_ALLOWED,
-	HTTP_REJECT_NOT_IMPLEMENTED,      /* 501: a method http-parser knows but no route uses, or CONNECT */
+	HTTP_REJECT_NOT_IMPLEMENTED,      /* 501: a method http-parser parses but no route uses, or CONNECT */
 	HTTP_REJECT_UNKNOWN_METHOD,       /* 501: a well-formed method http-parser does not know */
 	HTTP_REJECT_TRANSFER_CODING,      /* 501: Transfer-Encoding other than exactly "chunked" */
 	HTTP_REJECT_VERSION_NOT_SUPPORTED, /* 505: an HTTP version other than 1.0 and 1.1 */

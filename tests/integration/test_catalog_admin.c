@@ -215,7 +215,7 @@ static void rejected_change_leaves_no_audit_entry(void **state)
 	http_reply_free(&reply);
 }
 
-static void errors_spanish_unless_english_asked(void **state)
+static void errors_spanish_unless_english_requested(void **state)
 {
 	struct http_reply reply;
 	json_t *problem;
@@ -246,7 +246,7 @@ int main(void)
 		cmocka_unit_test(audit_lists_changes_newest_first),
 		cmocka_unit_test(audit_page_size_is_bounded),
 		cmocka_unit_test(rejected_change_leaves_no_audit_entry),
-		cmocka_unit_test(errors_spanish_unless_english_asked),
+		cmocka_unit_test(errors_spanish_unless_english_requested),
 	};
 
 	return cmocka_run_group_tests(tests, catalog_group_setup, catalog_group_teardown);
