@@ -1,12 +1,15 @@
 /* Test harness for the real jkd binary; see harness.h. */
 #include "tests/integration/harness.h"
 
+#include "tests/integration/cluster.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -89,7 +92,7 @@ int harness_free_port(void)
 	return free_port();
 }
 
-static const char *test_tmp(void)
+const char *harness_tmp_dir(void)
 {
 	const char *tmp = getenv("JKD_TEST_TMP");
 
@@ -112,15 +115,35 @@ static void read_token(struct jkd_node *node)
 	node->token[len] = '\0';
 }
 
-static void exec_node(struct jkd_node *node, int stderr_pipe[2], const char *const *extra_flags)
+static const char *node_host(const struct jkd_node *node)
 {
-	char listen[64], operator_listen[64];
+	return node->host[0] != '\0' ? node->host : "127.0.0.1";
+}
+
+/* Moves the child into the network namespace that `ip netns add name` made. */
+static void enter_netns(const char *name)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+		fprintf(stderr, "cannot enter network namespace %s: %s\n", name, strerror(errno));
+		_exit(126);
+	}
+	close(fd);
+}
+
+static void exec_node(struct jkd_node *node, int stderr_pipe[2], const char *const *extra_flags, const char *netns)
+{
+	char listen[96], operator_listen[96];
 	const char *argv[64];
 	size_t argc = 0;
 	const char *bin = getenv("JKD_BIN");
 
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", node->port);
-	snprintf(operator_listen, sizeof(operator_listen), "127.0.0.1:%d", node->operator_port);
+	snprintf(listen, sizeof(listen), "%s:%d", node_host(node), node->port);
+	snprintf(operator_listen, sizeof(operator_listen), "%s:%d", node_host(node), node->operator_port);
 	argv[argc++] = bin != NULL ? bin : "jkd";
 	argv[argc++] = "--node-data-dir";
 	argv[argc++] = node->data_dir;
@@ -137,32 +160,39 @@ static void exec_node(struct jkd_node *node, int stderr_pipe[2], const char *con
 	dup2(stderr_pipe[1], STDERR_FILENO);
 	close(stderr_pipe[0]);
 	close(stderr_pipe[1]);
+	if (netns != NULL)
+		enter_netns(netns);
 	execv(argv[0], (char *const *)argv);
 	_exit(127);
 }
 
-void jkd_start(struct jkd_node *node, bool reuse_data, const char *const *extra_flags)
+void jkd_start_with(struct jkd_node *node, bool reuse_data, const char *const *extra_flags,
+		    const struct jkd_start_options *options)
 {
+	static const struct jkd_start_options defaults;
 	struct log_reader *reader = calloc(1, sizeof(*reader));
 	int stderr_pipe[2];
 	struct timespec deadline;
 	bool ready;
 
 	assert_non_null(reader);
+	if (options == NULL)
+		options = &defaults;
 	if (!reuse_data) {
 		memset(node, 0, sizeof(*node));
-		snprintf(node->data_dir, sizeof(node->data_dir), "%s/node-XXXXXX", test_tmp());
+		snprintf(node->data_dir, sizeof(node->data_dir), "%s/node-XXXXXX", harness_tmp_dir());
 		assert_non_null(mkdtemp(node->data_dir));
 	}
-	node->port = free_port();
-	node->operator_port = free_port();
+	snprintf(node->host, sizeof(node->host), "%s", options->host != NULL ? options->host : "");
+	node->port = options->port != 0 ? options->port : free_port();
+	node->operator_port = options->operator_port != 0 ? options->operator_port : free_port();
 	snprintf(node->log_path, sizeof(node->log_path), "%s.log", node->data_dir);
 
 	assert_int_equal(pipe2(stderr_pipe, O_CLOEXEC), 0);
 	node->pid = fork();
 	assert_true(node->pid >= 0);
 	if (node->pid == 0)
-		exec_node(node, stderr_pipe, extra_flags);
+		exec_node(node, stderr_pipe, extra_flags, options->netns);
 	close(stderr_pipe[1]);
 
 	reader->fd = stderr_pipe[0];
@@ -186,6 +216,17 @@ void jkd_start(struct jkd_node *node, bool reuse_data, const char *const *extra_
 	read_token(node);
 }
 
+void jkd_start(struct jkd_node *node, bool reuse_data, const char *const *extra_flags)
+{
+	const char *cluster = getenv("JKD_TEST_CLUSTER");
+
+	if ((reuse_data && node->cluster != NULL) || (!reuse_data && cluster != NULL && cluster[0] != '\0')) {
+		cluster_test_node_start(node, reuse_data, extra_flags);
+		return;
+	}
+	jkd_start_with(node, reuse_data, extra_flags, NULL);
+}
+
 static int reap(struct jkd_node *node)
 {
 	struct log_reader *reader = node->reader;
@@ -206,7 +247,7 @@ static int reap(struct jkd_node *node)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int jkd_stop(struct jkd_node *node)
+int jkd_process_stop(struct jkd_node *node)
 {
 	if (node->pid <= 0)
 		return -1;
@@ -214,7 +255,14 @@ int jkd_stop(struct jkd_node *node)
 	return reap(node);
 }
 
-void jkd_kill(struct jkd_node *node)
+int jkd_stop(struct jkd_node *node)
+{
+	if (node->cluster != NULL)
+		return cluster_test_node_stop(node);
+	return jkd_process_stop(node);
+}
+
+void jkd_process_kill(struct jkd_node *node)
 {
 	if (node->pid <= 0)
 		return;
@@ -222,34 +270,68 @@ void jkd_kill(struct jkd_node *node)
 	reap(node);
 }
 
+void jkd_kill(struct jkd_node *node)
+{
+	if (node->cluster != NULL) {
+		cluster_test_node_kill(node);
+		return;
+	}
+	jkd_process_kill(node);
+}
+
 bool jkd_alive(struct jkd_node *node)
 {
 	return node->pid > 0 && kill(node->pid, 0) == 0 && waitpid(node->pid, NULL, WNOHANG) == 0;
 }
 
-void jkd_cleanup(struct jkd_node *node)
+void jkd_process_cleanup(struct jkd_node *node)
 {
 	char command[1200];
 
-	jkd_kill(node);
+	jkd_process_kill(node);
 	snprintf(command, sizeof(command), "rm -rf '%s' '%s'", node->data_dir, node->log_path);
 	if (system(command) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", node->data_dir);
 }
 
-int http_connect(int port)
+void jkd_cleanup(struct jkd_node *node)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval timeout = {.tv_sec = 10};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
+	if (node->cluster != NULL) {
+		cluster_test_node_cleanup(node);
+		return;
+	}
+	jkd_process_cleanup(node);
+}
 
-	assert_true(fd >= 0);
+int http_try_connect(const char *host, int port)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval timeout = {.tv_sec = 10};
+	int fd, one = 1;
+
+	if (inet_pton(AF_INET, host != NULL ? host : "127.0.0.1", &addr.sin_addr) != 1)
+		return -1;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int http_connect(int port)
+{
+	int fd = http_try_connect("127.0.0.1", port);
+
+	if (fd < 0)
 		fail_msg("connect to 127.0.0.1:%d failed: %s", port, strerror(errno));
 	return fd;
 }
@@ -465,23 +547,35 @@ bool http_wait_closed(int fd, int timeout_ms)
 	}
 }
 
-void http_request(int port, const char *method, const char *path, const char *headers,
-		  const void *body, size_t body_len, struct http_reply *reply)
+int http_request_at(const char *host, int port, const char *method, const char *path, const char *headers,
+		    const void *body, size_t body_len, struct http_reply *reply)
 {
 	char head[8192];
-	int fd = http_connect(port);
-	int len = snprintf(head, sizeof(head),
-			   "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
-			   method, path, body_len, headers != NULL ? headers : "");
+	int fd, len, result = 0;
 
-	assert_true(len > 0 && (size_t)len < sizeof(head));
-	assert_int_equal(http_send(fd, head, (size_t)len), 0);
-	if (body_len > 0)
-		assert_int_equal(http_send(fd, body, body_len), 0);
-	if (http_read_reply(fd, reply) != 0)
+	memset(reply, 0, sizeof(*reply));
+	len = snprintf(head, sizeof(head),
+		       "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n", method,
+		       path, host != NULL ? host : "127.0.0.1", body_len, headers != NULL ? headers : "");
+	if (len <= 0 || (size_t)len >= sizeof(head))
+		return -1;
+	fd = http_try_connect(host, port);
+	if (fd < 0)
+		return -1;
+	if (http_send(fd, head, (size_t)len) != 0 || (body_len > 0 && http_send(fd, body, body_len) != 0))
+		result = -1;
+	else if (http_read_reply(fd, reply) != 0)
 		reply->status = 0;
 	buffer_drop(fd);
 	close(fd);
+	return result;
+}
+
+void http_request(int port, const char *method, const char *path, const char *headers,
+		  const void *body, size_t body_len, struct http_reply *reply)
+{
+	if (http_request_at(NULL, port, method, path, headers, body, body_len, reply) != 0)
+		fail_msg("%s %s to 127.0.0.1:%d failed: %s", method, path, port, strerror(errno));
 }
 
 void http_operator(struct jkd_node *node, const char *method, const char *path, const char *headers,
@@ -490,7 +584,9 @@ void http_operator(struct jkd_node *node, const char *method, const char *path, 
 	char all[4096];
 
 	snprintf(all, sizeof(all), "Authorization: Bearer %s\r\n%s", node->token, headers != NULL ? headers : "");
-	http_request(node->operator_port, method, path, all, body, body_len, reply);
+	if (http_request_at(node_host(node), node->operator_port, method, path, all, body, body_len, reply) != 0)
+		fail_msg("%s %s to %s:%d failed: %s", method, path, node_host(node), node->operator_port,
+			 strerror(errno));
 }
 
 bool http_reply_header(const struct http_reply *reply, const char *name, char *out, size_t out_size)
@@ -532,7 +628,9 @@ void assert_node_healthy(struct jkd_node *node)
 {
 	struct http_reply reply;
 
-	http_request(node->port, "GET", "/healthz", NULL, NULL, 0, &reply);
+	if (http_request_at(node_host(node), node->port, "GET", "/healthz", NULL, NULL, 0, &reply) != 0)
+		fail_msg("node not healthy: cannot connect to %s:%d; log: %s", node_host(node), node->port,
+			 node->log_path);
 	if (reply.status != 200)
 		fail_msg("node not healthy: GET /healthz returned %d; log: %s", reply.status, node->log_path);
 	http_reply_free(&reply);

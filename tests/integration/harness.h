@@ -16,30 +16,61 @@ struct jkd_node {
 	pid_t pid;
 	int port;
 	int operator_port;
+	char host[64];     /* address both listeners bind and tests connect to; "" means 127.0.0.1 */
 	char data_dir[512];
 	char log_path[600];
 	char token[128];
-	void *reader; /* private */
+	void *reader;      /* private */
+	void *cluster;     /* private: the other nodes when JKD_TEST_CLUSTER is set */
 };
+
+/* Where and how jkd_start_with() runs a node. */
+struct jkd_start_options {
+	const char *netns;  /* network namespace (a name under /run/netns) to run in, or NULL */
+	const char *host;   /* listen address, NULL for 127.0.0.1 */
+	int port;           /* 0 picks a free loopback port */
+	int operator_port;  /* 0 picks a free loopback port */
+};
+
+/* Returns a TCP port on 127.0.0.1 that was free a moment ago (bound with port 0, then closed). */
+int harness_free_port(void);
+
+/* Returns the directory for test data: $JKD_TEST_TMP or /tmp. */
+const char *harness_tmp_dir(void);
 
 /*
  * Starts jkd with a new data directory (or the existing one in node->data_dir
  * if reuse_data is true) and extra flags (NULL-terminated, may be NULL).
  * Waits until it is ready; fails the test if it does not start in 20 s.
+ *
+ * With JKD_TEST_CLUSTER=3 in the environment (and reuse_data false, or node
+ * started that way), it starts a cluster of three nodes instead (cluster.h),
+ * waits for a leader and makes node the member numbered JKD_TEST_CLUSTER_NODE
+ * (1..3), by default the first follower. jkd_stop(), jkd_kill() and
+ * jkd_cleanup() then act on every member.
  */
-/* Returns a TCP port on 127.0.0.1 that was free a moment ago (bound with port 0, then closed). */
-int harness_free_port(void);
-
 void jkd_start(struct jkd_node *node, bool reuse_data, const char *const *extra_flags);
 
-/* Sends SIGTERM and waits for exit; returns the exit status (or -1 if killed by a signal). */
+/* Starts one jkd process like jkd_start(), but never a cluster, and as options say (may be NULL). */
+void jkd_start_with(struct jkd_node *node, bool reuse_data, const char *const *extra_flags,
+		    const struct jkd_start_options *options);
+
+/*
+ * Sends SIGTERM and waits for exit; returns the exit status (or -1 if killed
+ * by a signal). For a test cluster: the first non-zero status of all members.
+ */
 int jkd_stop(struct jkd_node *node);
 
 /* Sends SIGKILL and reaps the process. */
 void jkd_kill(struct jkd_node *node);
 
-/* Removes the data directory. */
+/* Removes the data directory (and, for a test cluster, every member's). */
 void jkd_cleanup(struct jkd_node *node);
+
+/* jkd_stop(), jkd_kill() and jkd_cleanup() of node's own process only, even in a test cluster. */
+int jkd_process_stop(struct jkd_node *node);
+void jkd_process_kill(struct jkd_node *node);
+void jkd_process_cleanup(struct jkd_node *node);
 
 /* Returns true if the process is still running. */
 bool jkd_alive(struct jkd_node *node);
@@ -53,6 +84,9 @@ struct http_reply {
 
 /* Connects to 127.0.0.1:port with 10 s send and receive timeouts; fails the test on error. */
 int http_connect(int port);
+
+/* Connects to host:port (an IPv4 address) like http_connect(); returns -1 instead of failing. */
+int http_try_connect(const char *host, int port);
 
 /* Forgets buffered bytes of fd and closes it. */
 void http_close(int fd);
@@ -73,7 +107,16 @@ bool http_wait_closed(int fd, int timeout_ms);
 void http_request(int port, const char *method, const char *path, const char *headers,
 		  const void *body, size_t body_len, struct http_reply *reply);
 
-/* Same as http_request but adds the operator token. */
+/*
+ * Sends one request to host:port (NULL host: 127.0.0.1). Returns 0 with
+ * reply filled, or -1 if it could not connect or send, without failing the
+ * test, so that threads and tests of stopped nodes may call it. reply->status
+ * is 0 if no response arrived.
+ */
+int http_request_at(const char *host, int port, const char *method, const char *path, const char *headers,
+		    const void *body, size_t body_len, struct http_reply *reply);
+
+/* Same as http_request but adds the operator token (and uses node->host). */
 void http_operator(struct jkd_node *node, const char *method, const char *path, const char *headers,
 		   const void *body, size_t body_len, struct http_reply *reply);
 
