@@ -1,0 +1,171 @@
+/*
+ * Membership changes of a running three-node cluster under a write loop: a
+ * fourth node joins (started with the original bootstrap list and the
+ * current members as peers), becomes a voter, and then an original node is
+ * removed. No acknowledged write may be lost.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/cluster_writes.h"
+
+#define TIMEOUT_MS 20000
+#define WRITES_MAX 3000
+#define LOOP_MS 60000
+
+static struct cluster cluster;
+static struct write_loop loop;
+
+static int cluster_setup(void **state)
+{
+	(void)state;
+	cluster_start(&cluster, 3, NULL);
+	return 0;
+}
+
+static int cluster_teardown(void **state)
+{
+	(void)state;
+	write_loop_stop(&loop);
+	cluster_stop(&cluster);
+	return 0;
+}
+
+/* Returns the membership of id in the leader's configuration: 0 absent, 1 learner, 2 voter. */
+static int membership_of(uint32_t id)
+{
+	size_t leader = cluster_wait_leader(&cluster, TIMEOUT_MS);
+	struct cluster_state s;
+
+	if (!cluster_state_read(cluster.members[leader].node, &s))
+		return -1;
+	for (size_t i = 0; i < s.member_count; i++) {
+		if (s.member_ids[i] == id)
+			return s.member_voter[i] ? 2 : 1;
+	}
+	return 0;
+}
+
+static void wait_membership(uint32_t id, int expected)
+{
+	int64_t deadline = cluster_now_ms() + TIMEOUT_MS;
+
+	while (membership_of(id) != expected) {
+		if (cluster_now_ms() > deadline)
+			fail_msg("node %" PRIu32 " did not reach membership %d within %d ms (it is %d)", id, expected,
+				 TIMEOUT_MS, membership_of(id));
+		cluster_poll_pause();
+	}
+}
+
+static void member_add(size_t via, size_t added)
+{
+	char body[160];
+	struct http_reply reply;
+
+	snprintf(body, sizeof(body), "{\"id\":%" PRIu32 ",\"address\":\"%s\"}", cluster.members[added].id,
+		 cluster.members[added].address);
+	http_operator(cluster.members[via].node, "POST", "/ops/v1/cluster/members", "Content-Type: application/json\r\n",
+		      body, strlen(body), &reply);
+	if (reply.status != 202)
+		fail_msg("POST /ops/v1/cluster/members returned %d: %s", reply.status, reply.body);
+	http_reply_free(&reply);
+}
+
+static void member_remove(size_t via, size_t removed)
+{
+	char path[64];
+	struct http_reply reply;
+
+	snprintf(path, sizeof(path), "/ops/v1/cluster/members/%" PRIu32, cluster.members[removed].id);
+	http_operator(cluster.members[via].node, "DELETE", path, NULL, NULL, 0, &reply);
+	if (reply.status != 202)
+		fail_msg("DELETE %s returned %d: %s", path, reply.status, reply.body);
+	http_reply_free(&reply);
+}
+
+/* Starts the fourth node, asks a follower to add it and waits until it is a voter; returns its index. */
+static size_t fourth_node_joins(size_t via)
+{
+	size_t added = cluster_add_slot(&cluster);
+
+	cluster_node_start(&cluster, added);
+	member_add(via, added);
+	wait_membership(cluster.members[added].id, 2);
+	return added;
+}
+
+static void node_joins_and_follower_leaves(void **state)
+{
+	size_t leader = cluster_wait_leader(&cluster, TIMEOUT_MS);
+	size_t leaving = cluster_follower(&cluster, leader);
+	size_t staying = 3 - leader - leaving;
+	size_t targets[] = {leader, staying};
+	size_t added;
+
+	(void)state;
+	write_loop_init(&loop, &cluster, targets, 2, "join", WRITES_MAX, LOOP_MS);
+	write_loop_start(&loop);
+	write_loop_wait_acked(&loop, 20, TIMEOUT_MS);
+
+	added = fourth_node_joins(staying);
+	write_loop_wait_acked(&loop, atomic_load(&loop.acked) + 20, TIMEOUT_MS);
+	member_remove(leader, leaving);
+	wait_membership(cluster.members[leaving].id, 0);
+	cluster.members[leaving].removed = true;
+	cluster_node_stop(&cluster, leaving);
+	write_loop_wait_acked(&loop, atomic_load(&loop.acked) + 20, TIMEOUT_MS);
+	write_loop_stop(&loop);
+
+	printf("%zu writes, %zu failed\n", loop.attempted, write_loop_failures(&loop));
+	assert_int_equal(write_loop_failures(&loop), 0);
+	assert_true(cluster_node_running(&cluster, added));
+	write_loop_assert_present(&loop, &cluster, TIMEOUT_MS);
+	cluster_assert_digests_equal(&cluster, TIMEOUT_MS);
+}
+
+static void removed_leader_hands_over(void **state)
+{
+	size_t leader = cluster_wait_leader(&cluster, TIMEOUT_MS);
+	size_t first = cluster_follower(&cluster, leader);
+	size_t second = 3 - leader - first;
+	size_t targets[] = {first, second};
+	size_t added;
+
+	(void)state;
+	write_loop_init(&loop, &cluster, targets, 2, "handover", WRITES_MAX, LOOP_MS);
+	write_loop_start(&loop);
+	write_loop_wait_acked(&loop, 20, TIMEOUT_MS);
+
+	added = fourth_node_joins(first);
+	member_remove(first, leader);
+	wait_membership(cluster.members[leader].id, 0);
+	cluster.members[leader].removed = true;
+	cluster_node_stop(&cluster, leader);
+	write_loop_wait_acked(&loop, atomic_load(&loop.acked) + 20, TIMEOUT_MS);
+	write_loop_stop(&loop);
+
+	printf("%zu writes, %zu failed during the leader change\n", loop.attempted, write_loop_failures(&loop));
+	assert_true(cluster_node_running(&cluster, added));
+	assert_true(cluster_wait_leader(&cluster, TIMEOUT_MS) != leader);
+	write_loop_assert_present(&loop, &cluster, TIMEOUT_MS);
+	cluster_assert_digests_equal(&cluster, TIMEOUT_MS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(node_joins_and_follower_leaves, cluster_setup, cluster_teardown),
+		cmocka_unit_test_setup_teardown(removed_leader_hands_over, cluster_setup, cluster_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
