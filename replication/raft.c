@@ -1475,6 +1475,25 @@ uint64_t raft_commit_index(const struct raft *r)
 	return r->commit;
 }
 
+size_t raft_members(const struct raft *r, uint64_t *ids, bool *voter, size_t max)
+{
+	for (size_t i = 0; i < r->n_members && i < max; i++) {
+		ids[i] = r->members[i];
+		if (voter)
+			voter[i] = !r->learner[i];
+	}
+	return r->n_members;
+}
+
+uint64_t raft_match_index(const struct raft *r, uint64_t id)
+{
+	int slot = node_slot(r, id);
+
+	if (r->role != RAFT_LEADER || slot < 0)
+		return 0;
+	return r->progress[slot].match;
+}
+
 static const char *check_log(const struct raft *r)
 {
 	if (r->applied > r->commit)

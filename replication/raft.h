@@ -216,6 +216,14 @@ bool raft_is_voter(const struct raft *r, uint64_t id);
 uint64_t raft_term_at(const struct raft *r, uint64_t index);
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
 
+/*
+ * Fills ids (and voter, when not NULL) with the current members, at most
+ * max of them; returns how many there are.
+ */
+size_t raft_members(const struct raft *r, uint64_t *ids, bool *voter, size_t max);
+/* The leader's record of how much of its log id stores; 0 elsewhere or when unknown. */
+uint64_t raft_match_index(const struct raft *r, uint64_t id);
+
 /* Returns NULL when the node's state is consistent, else the broken invariant. */
 const char *raft_check_invariants(const struct raft *r);
 

@@ -1,20 +1,23 @@
 /*
- * repl: the ordered, durable command log and the single writer that applies
- * it. Callers propose opaque commands. repl gives each an index, applies it
- * through the state machine's apply function and reports the result on the
- * proposing loop's thread.
+ * repl: the replicated, durable command log and the thread that applies it.
+ * Callers propose opaque commands. repl orders them through Raft, applies
+ * each committed command through the state machine's apply function on
+ * every node, and reports the result on the proposing loop's thread of the
+ * node that proposed it.
  *
- * Today (one node) a proposal is appended and applied at once: the writer
- * thread takes every queued proposal (up to batch_max). It applies each in
- * its own nested transaction inside one LMDB write transaction that also
- * stores the applied index, and commits once, so one fsync serves the batch.
- * Raft will sit between propose and apply without changing this interface.
+ * One replication thread per node owns the Raft core (raft.h), the peer
+ * transport (transport.h) and every LMDB write. A follower forwards its
+ * proposals to the leader; each node applies committed entries in its own
+ * LMDB write transaction, which also persists new log entries and records
+ * the applied index, so one fsync serves both. A node without peers is a
+ * cluster of one.
  *
  * repl does not interpret commands.
  */
 #ifndef JKD_REPLICATION_REPL_H
 #define JKD_REPLICATION_REPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -30,6 +33,10 @@ enum repl_err {
 	REPL_STORAGE_FULL,  /* the map is full at its maximum size, or the disk is full */
 	REPL_STORAGE_ERROR, /* LMDB failed; see the log */
 	REPL_NO_MEMORY,
+	REPL_NO_QUORUM,     /* no leader is reachable: retry later */
+	REPL_TIMEOUT,       /* not applied within write_timeout_ms; it may still be applied later */
+	REPL_INVALID,       /* a membership request names an invalid node or address */
+	REPL_ERR_COUNT,
 };
 
 const char *repl_strerror(enum repl_err err);
@@ -64,13 +71,49 @@ typedef enum kv_err (*repl_apply_fn)(void *state_machine, struct kv_txn *txn, ui
  */
 typedef void (*repl_done_fn)(void *ctx, enum repl_err err, uint64_t index, struct repl_result *result);
 
+#define REPL_NODE_ID_MAX 255
+#define REPL_ADDRESS_MAX 128
+
+struct repl_peer {
+	uint32_t id;
+	char address[REPL_ADDRESS_MAX]; /* nanomsg address, e.g. "tcp://127.0.0.1:7402" */
+};
+
 struct repl_config {
 	struct kv_env *env;
 	repl_apply_fn apply;
 	void *state_machine;
-	size_t batch_max;          /* commands per commit */
+	size_t batch_max;          /* commands the leader takes per round */
 	size_t queue_max;          /* proposals waiting; beyond that propose returns REPL_BUSY */
 	size_t command_max_bytes;
+
+	uint32_t node_id;                       /* 1..REPL_NODE_ID_MAX */
+	const char *listen_address;             /* peer listener; NULL or "" without peers */
+	const struct repl_peer *peers;          /* the other nodes, copied */
+	size_t peer_count;
+	const uint32_t *bootstrap;              /* voters of the first configuration, same on every node */
+	size_t bootstrap_count;
+	unsigned char key[32];                  /* cluster key; unused without peers */
+	unsigned tick_ms;                       /* Raft tick */
+	unsigned election_ticks;
+	unsigned write_timeout_ms;              /* proposals and reads not done by then fail with REPL_TIMEOUT */
+};
+
+/* A snapshot of the node's replication state for operators. */
+struct repl_status {
+	uint32_t node_id;
+	const char *role;  /* static string */
+	uint64_t term;
+	uint32_t leader;   /* 0 when unknown */
+	uint64_t commit_index;
+	uint64_t applied_index;
+	uint64_t last_index;
+	size_t member_count;
+	struct {
+		uint32_t id;
+		bool voter;
+		char address[REPL_ADDRESS_MAX];
+	} members[9];
 };
 
 struct repl;
@@ -106,6 +149,40 @@ void repl_inbox_close(struct repl_inbox *inbox);
  */
 enum repl_err repl_propose(struct repl *repl, struct repl_inbox *inbox, const void *command,
 			   size_t command_len, repl_done_fn done, void *ctx);
+
+/*
+ * Calls done once the node has applied index (err REPL_OK, index set to the
+ * applied index), or fails it with REPL_TIMEOUT after write_timeout_ms. Used
+ * for read-your-writes across nodes.
+ */
+enum repl_err repl_wait_applied(struct repl *repl, struct repl_inbox *inbox, uint64_t index, repl_done_fn done,
+				void *ctx);
+
+/*
+ * Linearizable read barrier (ReadIndex, dissertation §6.4): calls done once
+ * this node has applied everything committed when the request reached the
+ * leader, so a read that follows sees every write acknowledged before it.
+ */
+enum repl_err repl_read_barrier(struct repl *repl, struct repl_inbox *inbox, repl_done_fn done, void *ctx);
+
+enum repl_member_op {
+	REPL_MEMBER_ADD,      /* joins as a learner; the leader promotes it once it has caught up */
+	REPL_MEMBER_REMOVE,
+	REPL_LEADER_TRANSFER, /* hands leadership to id */
+};
+
+/*
+ * Asks the leader (forwarding when this node is a follower) to change the
+ * membership. done is called once the leader accepted the change (it then
+ * takes effect as the log commits) or refused it.
+ */
+enum repl_err repl_member_change(struct repl *repl, struct repl_inbox *inbox, enum repl_member_op op, uint32_t id,
+				 const char *address, repl_done_fn done, void *ctx);
+
+void repl_get_status(struct repl *repl, struct repl_status *out);
+
+/* True if a leader is known and was heard from recently: writes may succeed. */
+bool repl_has_leader(const struct repl *repl);
 
 /* The index of the last applied command (0 before the first). */
 uint64_t repl_applied_index(const struct repl *repl);

@@ -451,7 +451,7 @@ static bool config_valid(const struct transport_config *c)
 {
 	if (!c->loop || !c->listen_address || !c->on_frame || (c->peer_count > 0 && !c->peers))
 		return false;
-	if (c->payload_max_bytes == 0 || c->send_queue_max == 0)
+	if (c->payload_max_bytes == 0 || c->send_queue_max == 0 || c->peer_count > TRANSPORT_PEERS_MAX)
 		return false;
 	/* nanomsg takes message sizes as int. */
 	if (c->payload_max_bytes > (size_t)INT32_MAX / 2 - TRANSPORT_HEADER_BYTES - TRANSPORT_TAG_BYTES)
@@ -559,13 +559,14 @@ static struct transport *alloc_transport(const struct transport_config *c)
 	t->on_frame = c->on_frame;
 	t->ctx = c->ctx;
 	t->pull_sock = -1;
-	t->peers = calloc(c->peer_count ? c->peer_count : 1, sizeof(*t->peers));
+	/* Fixed capacity: the poll handles live inside the array, so it never moves. */
+	t->peers = calloc(TRANSPORT_PEERS_MAX, sizeof(*t->peers));
 	t->plaintext = malloc(c->payload_max_bytes);
 	if (!t->peers || !t->plaintext) {
 		free_transport(t);
 		return NULL;
 	}
-	for (size_t i = 0; i < c->peer_count; i++)
+	for (size_t i = 0; i < TRANSPORT_PEERS_MAX; i++)
 		t->peers[i].sock = -1;
 	return t;
 }
@@ -603,6 +604,34 @@ enum transport_err transport_open(const struct transport_config *config, struct 
 	}
 	log_info("transport_opened", "node=%" PRIu32 " peers=%zu", t->node_id, t->peer_count);
 	*out = t;
+	return TRANSPORT_OK;
+}
+
+enum transport_err transport_add_peer(struct transport *t, const struct transport_peer *peer)
+{
+	struct peer *p;
+	enum transport_err err;
+
+	if (t->closing)
+		return TRANSPORT_CLOSING;
+	if (peer->id == t->node_id || peer->address == NULL)
+		return TRANSPORT_INVALID_CONFIG;
+	if (find_peer(t, peer->id) != NULL)
+		return TRANSPORT_OK;
+	if (t->peer_count == TRANSPORT_PEERS_MAX)
+		return TRANSPORT_TOO_LARGE;
+	p = &t->peers[t->peer_count];
+	err = open_peer(t, p, peer);
+	/* Counted even on failure, so free_transport() releases what open_peer() made. */
+	t->peer_count++;
+	if (err != TRANSPORT_OK)
+		return err;
+	if (uv_poll_init(t->loop, &p->poll, get_fd(p->sock, NN_SNDFD)) < 0)
+		return TRANSPORT_LOOP_FAILED;
+	p->poll.data = p;
+	p->poll_open = true;
+	log_info("transport_peer_added", "node=%" PRIu32 " peer=%" PRIu32 " address=%s", t->node_id, p->id,
+		 p->address);
 	return TRANSPORT_OK;
 }
 

@@ -43,6 +43,7 @@
 #define TRANSPORT_NONCE_BYTES 24
 #define TRANSPORT_HEADER_BYTES (1 + 4 + TRANSPORT_NONCE_BYTES)
 #define TRANSPORT_TAG_BYTES 16
+#define TRANSPORT_PEERS_MAX 16
 
 enum transport_err {
 	TRANSPORT_OK = 0,
@@ -137,6 +138,12 @@ enum transport_err transport_open(const struct transport_config *config, struct 
  * with TRANSPORT_OVERFLOW_REJECT.
  */
 enum transport_err transport_send(struct transport *t, uint32_t peer_id, const void *payload, size_t len);
+
+/*
+ * Connects to one more peer (a node that joined the cluster). Adding a
+ * known id does nothing. At most TRANSPORT_PEERS_MAX peers.
+ */
+enum transport_err transport_add_peer(struct transport *t, const struct transport_peer *peer);
 
 typedef void (*transport_closed_fn)(void *ctx);
 

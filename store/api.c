@@ -362,21 +362,38 @@ static int http_status_of(int status)
 	}
 }
 
+bool api_respond_repl_error(struct http_request *req, enum repl_err err)
+{
+	switch (err) {
+	case REPL_BUSY:
+	case REPL_STOPPED:
+		http_respond_problem_headers(req, 503, "Retry-After: 1\r\n", "unavailable", NULL,
+					     "The node is busy or stopping. Retry in a moment.");
+		return true;
+	case REPL_NO_QUORUM:
+		http_respond_problem_headers(req, 503, "Retry-After: 1\r\n", "no_quorum", NULL,
+					     "This node cannot reach a majority of the cluster, so it accepts no changes right now. Browsing still works; retry in a moment.");
+		return true;
+	case REPL_TIMEOUT:
+		http_respond_problem_headers(req, 503, "Retry-After: 1\r\n", "write_timeout", NULL,
+					     "The change was not confirmed in time and may or may not have been made. Retry it; an order retried with the same Idempotency-Key is made only once.");
+		return true;
+	case REPL_STORAGE_FULL:
+		http_respond_problem(req, 507, "storage_full", NULL,
+				     "Storage is full, so writes are rejected while reads go on. Free space or raise storage.map_size_max_mb.");
+		return true;
+	default:
+		return false;
+	}
+}
+
 void api_respond_failure(struct http_request *req, enum repl_err err, const struct repl_result *result)
 {
 	const char *code, *field, *message;
 	json_t *data;
 
-	if (err == REPL_BUSY || err == REPL_STOPPED) {
-		http_respond_problem_headers(req, 503, "Retry-After: 1\r\n", "unavailable", NULL,
-					     "The node is busy or stopping. Retry in a moment.");
+	if (api_respond_repl_error(req, err))
 		return;
-	}
-	if (err == REPL_STORAGE_FULL) {
-		http_respond_problem(req, 507, "storage_full", NULL,
-				     "Storage is full, so writes are rejected while reads go on. Free space or raise storage.map_size_max_mb.");
-		return;
-	}
 	data = err == REPL_OK && result->data != NULL ? json_loadb(result->data, result->len, 0, NULL) : NULL;
 	code = json_string_value(json_object_get(data, "code"));
 	message = json_string_value(json_object_get(data, "message"));

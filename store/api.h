@@ -96,6 +96,13 @@ bool api_propose(struct http_request *req, const struct buf *command, int succes
 /* Sends the outcome of a command: success_status with the result JSON, or the mapped problem. */
 void api_done_default(struct http_request *req, enum repl_err err, uint64_t index, struct repl_result *result);
 
+/*
+ * Answers the errors of the write path that are the same for every route:
+ * 503 with Retry-After (busy, stopping, no quorum, timed out) and 507.
+ * Returns false, having sent nothing, for any other error.
+ */
+bool api_respond_repl_error(struct http_request *req, enum repl_err err);
+
 /* Responds with the problem for a failed command (err != REPL_OK or a non-OK status). */
 void api_respond_failure(struct http_request *req, enum repl_err err, const struct repl_result *result);
 

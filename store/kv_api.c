@@ -149,16 +149,9 @@ static void respond_written(struct http_request *req, int status, const char *ke
 
 static void respond_repl_error(struct http_request *req, enum repl_err err)
 {
+	if (api_respond_repl_error(req, err))
+		return;
 	switch (err) {
-	case REPL_BUSY:
-	case REPL_STOPPED:
-		http_respond_problem_headers(req, 503, "Retry-After: 1\r\n", "unavailable", NULL,
-					     "The node is busy or stopping. Retry in a moment.");
-		break;
-	case REPL_STORAGE_FULL:
-		http_respond_problem(req, 507, "storage_full", NULL,
-				     "Storage is full, so writes are rejected while reads go on. Free space or raise storage.map_size_max_mb.");
-		break;
 	case REPL_TOO_LARGE:
 		http_respond_problem(req, 413, "too_large", "value", "The value is too large.");
 		break;

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "replication/raft.h"
+#include "replication/transport.h"
 #include "store/accounts.h"
 #include "store/catalog.h"
 #include "store/search.h"
@@ -77,6 +79,22 @@ const struct config_option node_config_options[] = {
 	       N_("Mark the session cookie Secure; set 1 when clients reach the shop over HTTPS.")),
 	OPTION("write", "queue_max", CONFIG_UINT, queue_max, "16384", 1, 1048576, N_("commands"),
 	       N_("Commands waiting for the writer; beyond that writes get 503.")),
+	OPTION("cluster", "node_id", CONFIG_UINT, node_id, "1", 1, REPL_NODE_ID_MAX, N_("id"),
+	       N_("This node's id in the cluster, unique per node.")),
+	OPTION("cluster", "listen", CONFIG_STRING, cluster_listen, "", 0, 0, N_("address"),
+	       N_("nanomsg address for traffic between nodes, e.g. tcp://127.0.0.1:7401; empty for a single node.")),
+	OPTION("cluster", "peers", CONFIG_STRING, cluster_peers, "", 0, 0, N_("id=address,..."),
+	       N_("The other nodes, e.g. 2=tcp://127.0.0.1:7402,3=tcp://127.0.0.1:7403.")),
+	OPTION("cluster", "bootstrap", CONFIG_STRING, cluster_bootstrap, "", 0, 0, N_("id,..."),
+	       N_("Voters of the cluster's first configuration, the same on every node; empty means this node and its peers. A node joining later gets the original list.")),
+	OPTION("cluster", "key_file", CONFIG_STRING, cluster_key_file, "", 0, 0, N_("path"),
+	       N_("Cluster key (64 hex digits, mode 0600) made by \"jkdctl cluster keygen\"; empty means <data_dir>/cluster.key.")),
+	OPTION("cluster", "tick_ms", CONFIG_UINT, tick_ms, "50", 5, 10000, N_("milliseconds"),
+	       N_("Raft clock tick; heartbeats go out every tick.")),
+	OPTION("cluster", "election_ticks", CONFIG_UINT, election_ticks, "10", 3, 1000, N_("ticks"),
+	       N_("Election timeout in ticks; each node randomises it up to twice this.")),
+	OPTION("cluster", "write_timeout_ms", CONFIG_UINT, write_timeout_ms, "5000", 100, 600000, N_("milliseconds"),
+	       N_("A write or consistent read not done in this time gets 503.")),
 };
 
 const size_t node_config_option_count = sizeof(node_config_options) / sizeof(node_config_options[0]);
@@ -201,8 +219,13 @@ bool node_require_operator(struct http_request *req)
 static void handle_healthz(struct http_request *req)
 {
 	struct node *node = req->route_ctx;
-	json_t *body = json_pack("{s:s, s:I}", "status", "ok", "applied_index",
-				 (json_int_t)repl_applied_index(node->repl));
+	struct repl_status status;
+	json_t *body;
+
+	repl_get_status(node->repl, &status);
+	body = json_pack("{s:s, s:I, s:s, s:i, s:I}", "status", "ok", "applied_index",
+			 (json_int_t)repl_applied_index(node->repl), "role", status.role, "leader", (int)status.leader,
+			 "term", (json_int_t)status.term);
 
 	http_respond_json(req, 200, body, "Cache-Control: no-store\r\n");
 }
@@ -373,8 +396,91 @@ static int storage_open(struct node *node)
 	return 0;
 }
 
+/* Parses "2=tcp://host:port,3=..." into peers. Returns the count, or -1 (logged). */
+static int parse_peers(const char *text, uint32_t self, struct repl_peer *peers, size_t max)
+{
+	size_t count = 0;
+	const char *p = text;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		char *eq = memchr(p, '=', len);
+		char *id_end;
+		unsigned long id = strtoul(p, &id_end, 10);
+		size_t address_len = eq != NULL ? len - (size_t)(eq + 1 - p) : 0;
+
+		if (eq == NULL || id_end != eq || id == 0 || id > REPL_NODE_ID_MAX || id == self ||
+		    address_len == 0 || address_len >= REPL_ADDRESS_MAX || count == max) {
+			log_error("config_invalid", "key=cluster.peers value=\"%s\" "
+				  "hint=\"write id=address pairs separated by commas, ids 1-255 other than this node's\"", text);
+			return -1;
+		}
+		peers[count].id = (uint32_t)id;
+		memcpy(peers[count].address, eq + 1, address_len);
+		peers[count].address[address_len] = '\0';
+		count++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return (int)count;
+}
+
+/* Parses "1,2,3"; empty means self plus every peer. Returns the count, or -1 (logged). */
+static int parse_bootstrap(const char *text, uint32_t self, const struct repl_peer *peers, size_t peer_count,
+			   uint32_t *ids, size_t max)
+{
+	size_t count = 0;
+	const char *p = text;
+
+	if (*p == '\0') {
+		ids[count++] = self;
+		for (size_t i = 0; i < peer_count && count < max; i++)
+			ids[count++] = peers[i].id;
+		return (int)count;
+	}
+	while (*p != '\0') {
+		char *end;
+		unsigned long id = strtoul(p, &end, 10);
+
+		if (end == p || id == 0 || id > REPL_NODE_ID_MAX || count == max || (*end != ',' && *end != '\0')) {
+			log_error("config_invalid", "key=cluster.bootstrap value=\"%s\" hint=\"write node ids separated by commas\"",
+				  text);
+			return -1;
+		}
+		ids[count++] = (uint32_t)id;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return (int)count;
+}
+
+static int cluster_key_load(struct node *node, unsigned char key[32])
+{
+	char path[4096];
+	enum transport_err err;
+
+	if (node->config.cluster_key_file[0] != '\0')
+		snprintf(path, sizeof(path), "%s", node->config.cluster_key_file);
+	else
+		snprintf(path, sizeof(path), "%s/cluster.key", node->config.data_dir);
+	err = transport_key_load(path, key);
+	if (err != TRANSPORT_OK) {
+		log_error("cluster_key_failed", "path=%s err=\"%s\" hint=\"make one with: jkdctl cluster keygen %s\"", path,
+			  transport_strerror(err), path);
+		return -1;
+	}
+	return 0;
+}
+
 static int writer_start(struct node *node)
 {
+	struct repl_peer peers[RAFT_MAX_NODES];
+	uint32_t bootstrap[RAFT_MAX_NODES];
+	int peer_count = parse_peers(node->config.cluster_peers, node->config.node_id, peers, RAFT_MAX_NODES);
+	int bootstrap_count = peer_count < 0 ? -1
+					     : parse_bootstrap(node->config.cluster_bootstrap, node->config.node_id,
+							       peers, (size_t)peer_count, bootstrap, RAFT_MAX_NODES);
 	size_t largest = (size_t)node->config.kv_value_max_bytes > CATALOG_IMAGE_MAX_BYTES
 				 ? (size_t)node->config.kv_value_max_bytes
 				 : CATALOG_IMAGE_MAX_BYTES;
@@ -387,8 +493,28 @@ static int writer_start(struct node *node)
 		/* Large enough for a raw KV value, a product image and a catalog import, whichever is largest. */
 		.command_max_bytes = (largest > CATALOG_IMPORT_COMMAND_MAX_BYTES ? largest : CATALOG_IMPORT_COMMAND_MAX_BYTES) +
 				     64 * 1024,
+		.node_id = node->config.node_id,
+		.listen_address = node->config.cluster_listen,
+		.peers = peers,
+		.bootstrap = bootstrap,
+		.tick_ms = node->config.tick_ms,
+		.election_ticks = node->config.election_ticks,
+		.write_timeout_ms = node->config.write_timeout_ms,
 	};
-	enum repl_err err = repl_start(&config, &node->repl);
+	enum repl_err err;
+
+	if (peer_count < 0 || bootstrap_count < 0)
+		return -1;
+	config.peer_count = (size_t)peer_count;
+	config.bootstrap_count = (size_t)bootstrap_count;
+	if (peer_count > 0 && node->config.cluster_listen[0] == '\0') {
+		log_error("config_invalid", "key=cluster.listen hint=\"a node with peers needs a listen address\"");
+		return -1;
+	}
+	if (node->config.cluster_listen[0] != '\0' && cluster_key_load(node, config.key) != 0)
+		return -1;
+	err = repl_start(&config, &node->repl);
+	sodium_memzero(config.key, sizeof(config.key));
 
 	if (err != REPL_OK) {
 		log_error("writer_start_failed", "err=\"%s\"", repl_strerror(err));

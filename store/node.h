@@ -40,6 +40,14 @@ struct node_config {
 	unsigned login_account_attempts;
 	unsigned login_address_attempts;
 	unsigned cookie_secure;
+	unsigned node_id;
+	char *cluster_listen;
+	char *cluster_peers;
+	char *cluster_bootstrap;
+	char *cluster_key_file;
+	unsigned tick_ms;
+	unsigned election_ticks;
+	unsigned write_timeout_ms;
 };
 
 extern const struct config_option node_config_options[];

@@ -1,0 +1,48 @@
+/*
+ * log_store: the Raft log and hard state in two tables of the node's LMDB
+ * environment ("raft_log": big-endian index -> term, type, data;
+ * "raft_state": the hard state).
+ *
+ * They live in the same environment as the state machine so that one
+ * write transaction, and so one fsync, persists new entries, applies the
+ * committed ones and records the applied index. docs/BENCHMARKS.md has the
+ * measurement behind that choice.
+ */
+#ifndef JKD_REPLICATION_LOG_STORE_H
+#define JKD_REPLICATION_LOG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv/kv.h"
+#include "replication/raft.h"
+
+struct log_store {
+	struct kv_env *env;
+	kv_table log;
+	kv_table state;
+	uint64_t last_index; /* highest index written, to know when a write must truncate */
+};
+
+enum kv_err log_store_open(struct log_store *ls, struct kv_env *env);
+
+/*
+ * Reads the hard state (zero when none) and every stored entry in index
+ * order. *entries is malloc'ed with copies of the data; free it with
+ * log_store_entries_free().
+ */
+enum kv_err log_store_load(struct log_store *ls, struct raft_hard_state *hs, struct raft_entry **entries,
+			   size_t *n);
+void log_store_entries_free(struct raft_entry *entries, size_t n);
+
+/*
+ * Writes a ready's hard state and entries in txn. Entries at and after the
+ * first new index are deleted first, since a new leader may have replaced
+ * them (dissertation §3.5).
+ */
+enum kv_err log_store_write(struct log_store *ls, struct kv_txn *txn, const struct raft_ready *rd);
+
+/* Records that the transaction log_store_write() filled has committed. */
+void log_store_written(struct log_store *ls, const struct raft_ready *rd);
+
+#endif
