@@ -270,6 +270,29 @@ bool cluster_state_read(struct jkd_node *node, struct cluster_state *out)
 	return true;
 }
 
+bool cluster_health_read(struct jkd_node *node, struct cluster_state *out)
+{
+	struct http_reply reply;
+	json_t *json = NULL;
+	const char *role;
+
+	memset(out, 0, sizeof(*out));
+	if (http_request_at(node->host[0] != '\0' ? node->host : NULL, node->port, "GET", "/healthz", NULL, NULL, 0,
+			    &reply) == 0 &&
+	    reply.status == 200)
+		json = json_loadb(reply.body, reply.body_len, 0, NULL);
+	http_reply_free(&reply);
+	if (json == NULL)
+		return false;
+	role = json_string_value(json_object_get(json, "role"));
+	snprintf(out->role, sizeof(out->role), "%s", role != NULL ? role : "");
+	out->term = json_u64(json, "term");
+	out->leader = (uint32_t)json_u64(json, "leader");
+	out->applied_index = json_u64(json, "applied_index");
+	json_decref(json);
+	return true;
+}
+
 /* Prints every member's state, to explain a timeout. */
 static void states_print(struct cluster *c)
 {
@@ -280,16 +303,13 @@ static void states_print(struct cluster *c)
 			fprintf(stderr, "node %" PRIu32 ": not running\n", c->members[i].id);
 			continue;
 		}
-		if (!cluster_state_read(c->members[i].node, &s)) {
+		if (!cluster_health_read(c->members[i].node, &s)) {
 			fprintf(stderr, "node %" PRIu32 ": no answer; log: %s\n", c->members[i].id,
 				c->members[i].node->log_path);
 			continue;
 		}
-		fprintf(stderr,
-			"node %" PRIu32 ": role=%s term=%" PRIu64 " leader=%" PRIu32 " commit=%" PRIu64
-			" applied=%" PRIu64 " last=%" PRIu64 " members=%zu; log: %s\n",
-			s.node_id, s.role, s.term, s.leader, s.commit_index, s.applied_index, s.last_index,
-			s.member_count, c->members[i].node->log_path);
+		fprintf(stderr, "node %" PRIu32 ": role=%s term=%" PRIu64 " leader=%" PRIu32 " applied=%" PRIu64 "; log: %s\n",
+			c->members[i].id, s.role, s.term, s.leader, s.applied_index, c->members[i].node->log_path);
 	}
 }
 
@@ -313,7 +333,7 @@ static long agreed_leader(struct cluster *c)
 
 		if (!cluster_node_running(c, i) || c->members[i].removed)
 			continue;
-		if (!cluster_state_read(c->members[i].node, &s) || s.leader == 0)
+		if (!cluster_health_read(c->members[i].node, &s) || s.leader == 0)
 			return -1;
 		if (leader != 0 && s.leader != leader)
 			return -1;
@@ -324,7 +344,7 @@ static long agreed_leader(struct cluster *c)
 
 		if (c->members[i].id != leader || !cluster_node_running(c, i))
 			continue;
-		if (cluster_state_read(c->members[i].node, &s) && strcmp(s.role, "leader") == 0)
+		if (cluster_health_read(c->members[i].node, &s) && strcmp(s.role, "leader") == 0)
 			return (long)i;
 	}
 	return -1;
@@ -360,7 +380,7 @@ void cluster_wait_applied(struct cluster *c, uint64_t index, int timeout_ms)
 
 			if (!cluster_node_running(c, i) || c->members[i].removed)
 				continue;
-			all = cluster_state_read(c->members[i].node, &s) && s.applied_index >= index;
+			all = cluster_health_read(c->members[i].node, &s) && s.applied_index >= index;
 		}
 		if (all)
 			return;
@@ -372,16 +392,16 @@ void cluster_wait_applied(struct cluster *c, uint64_t index, int timeout_ms)
 	fail_msg("not every running node applied index %" PRIu64 " within %d ms", index, timeout_ms);
 }
 
-uint64_t cluster_commit_index(struct cluster *c)
+uint64_t cluster_applied_max(struct cluster *c)
 {
 	uint64_t max = 0;
 
 	for (size_t i = 0; i < c->count; i++) {
 		struct cluster_state s;
 
-		if (cluster_node_running(c, i) && !c->members[i].removed && cluster_state_read(c->members[i].node, &s) &&
-		    s.commit_index > max)
-			max = s.commit_index;
+		if (cluster_node_running(c, i) && !c->members[i].removed && cluster_health_read(c->members[i].node, &s) &&
+		    s.applied_index > max)
+			max = s.applied_index;
 	}
 	return max;
 }
@@ -428,7 +448,7 @@ void cluster_assert_digests_equal(struct cluster *c, int timeout_ms)
 	uint64_t applied[CLUSTER_NODES_MAX];
 	long first = -1;
 
-	cluster_wait_applied(c, cluster_commit_index(c), timeout_ms);
+	cluster_wait_applied(c, cluster_applied_max(c), timeout_ms);
 	while (!digests_read(c, digests, applied)) {
 		if (cluster_now_ms() > deadline) {
 			states_print(c);

@@ -48,7 +48,7 @@ struct cluster {
 	const char *const *flags;   /* extra flags for every member, NULL-terminated, may be NULL */
 };
 
-/* State of one node from GET /ops/v1/cluster. */
+/* State of one node from GET /ops/v1/cluster, or its part that GET /healthz reports. */
 struct cluster_state {
 	uint32_t node_id;
 	char role[24];
@@ -99,6 +99,9 @@ void cluster_destroy(struct cluster *c);
 /* Reads GET /ops/v1/cluster of a node; returns false if it does not answer 200. */
 bool cluster_state_read(struct jkd_node *node, struct cluster_state *out);
 
+/* Reads role, term, leader and applied index from the public GET /healthz; false if no 200. */
+bool cluster_health_read(struct jkd_node *node, struct cluster_state *out);
+
 /*
  * Waits (at most timeout_ms) until every running member names the same
  * leader and that member reports role leader; returns the leader's index.
@@ -109,15 +112,16 @@ size_t cluster_wait_leader(struct cluster *c, int timeout_ms);
 /* Waits until every running member has applied index; fails the test on timeout. */
 void cluster_wait_applied(struct cluster *c, uint64_t index, int timeout_ms);
 
-/* Returns the highest commit index that a running member reports. */
-uint64_t cluster_commit_index(struct cluster *c);
+/* Returns the highest applied index that a running member reports. */
+uint64_t cluster_applied_max(struct cluster *c);
 
 /* Reads GET /ops/v1/digest; returns false if the node does not answer 200. */
 bool cluster_digest_read(struct jkd_node *node, char digest[65], uint64_t *applied_index);
 
 /*
- * Waits until every running member has applied the highest commit index,
- * then fails the test unless their digests are equal. Call it while nothing writes.
+ * Waits until every running member has applied the highest applied index of
+ * any member, then fails the test unless their digests are equal. Call it
+ * while nothing writes.
  */
 void cluster_assert_digests_equal(struct cluster *c, int timeout_ms);
 

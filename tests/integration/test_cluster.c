@@ -113,8 +113,8 @@ static void restarted_follower_catches_up(void **state)
 	cluster_node_start(&cluster, follower);
 	cluster_wait_applied(&cluster, index, TIMEOUT_MS);
 	cluster_assert_digests_equal(&cluster, TIMEOUT_MS);
-	assert_true(cluster_state_read(cluster.members[follower].node, &follower_state));
-	assert_true(cluster_state_read(cluster.members[leader].node, &leader_state));
+	assert_true(cluster_health_read(cluster.members[follower].node, &follower_state));
+	assert_true(cluster_health_read(cluster.members[leader].node, &leader_state));
 	assert_int_equal(follower_state.applied_index, leader_state.applied_index);
 }
 

@@ -119,7 +119,7 @@ static void guests_on_all_nodes_race_for_three_units(void **state)
 
 	(void)state;
 	memset(clients, 0, sizeof(clients));
-	cluster_wait_applied(&cluster, cluster_commit_index(&cluster), TIMEOUT_MS);
+	cluster_wait_applied(&cluster, cluster_applied_max(&cluster), TIMEOUT_MS);
 	for (size_t i = 0; i < RACE_CLIENTS; i++) {
 		clients[i].node = member(i);
 		json_decref(shop_cart_add(clients[i].node, &clients[i].guest, variant_id, 1));
@@ -149,7 +149,7 @@ static void same_key_on_two_nodes_makes_one_order(void **state)
 	(void)state;
 	memset(clients, 0, sizeof(clients));
 	json_decref(shop_cart_add(member(0), &clients[0].guest, variant_id, 1));
-	cluster_wait_applied(&cluster, cluster_commit_index(&cluster), TIMEOUT_MS);
+	cluster_wait_applied(&cluster, cluster_applied_max(&cluster), TIMEOUT_MS);
 	clients[1].guest = clients[0].guest;
 	clients[0].node = member(1);
 	clients[1].node = member(2);
@@ -176,7 +176,7 @@ static void replayed_key_on_other_node_returns_first_order(void **state)
 	json_decref(shop_cart_add(member(1), &guest, variant_id, 2));
 	shop_checkout(member(1), &guest, "clave-otro-nodo", body, &first);
 	assert_int_equal(first.status, 201);
-	cluster_wait_applied(&cluster, cluster_commit_index(&cluster), TIMEOUT_MS);
+	cluster_wait_applied(&cluster, cluster_applied_max(&cluster), TIMEOUT_MS);
 	shop_checkout(member(2), &guest, "clave-otro-nodo", body, &second);
 	assert_int_equal(second.status, 200);
 	assert_string_equal(second.body, first.body);
