@@ -417,7 +417,7 @@ bool cluster_digest_read(struct jkd_node *node, char digest[65], uint64_t *appli
 	snprintf(digest, 65, "%s", text != NULL ? text : "");
 	*applied_index = json_u64(json, "applied_index");
 	json_decref(json);
-	return text != NULL && strlen(text) == 64;
+	return strlen(digest) == 64;
 }
 
 /* Reads every running member's digest; returns true if all were read at one applied index. */
@@ -452,6 +452,9 @@ void cluster_assert_digests_equal(struct cluster *c, int timeout_ms)
 	while (!digests_read(c, digests, applied)) {
 		if (cluster_now_ms() > deadline) {
 			states_print(c);
+			for (size_t i = 0; i < c->count; i++)
+				fprintf(stderr, "node %" PRIu32 ": digest \"%s\" at applied index %" PRIu64 "\n",
+					c->members[i].id, digests[i], applied[i]);
 			fail_msg("the running nodes did not reach one applied index within %d ms", timeout_ms);
 		}
 		cluster_poll_pause();

@@ -63,6 +63,7 @@ static void *loop_main(void *arg)
 
 		if (atomic_load(&loop->stop) || cluster_now_ms() > deadline)
 			break;
+		loop->sent_ms[n] = cluster_now_ms();
 		status = write_one(loop, &loop->targets[target], n);
 		loop->status[n] = status;
 		loop->attempted = n + 1;
@@ -104,11 +105,13 @@ void write_loop_stop(struct write_loop *loop)
 
 int64_t write_loop_first_ack_after(const struct write_loop *loop, int64_t since_ms)
 {
+	int64_t first = -1;
+
 	for (size_t n = 0; n < loop->attempted; n++) {
-		if (loop->acked_ms[n] != 0 && loop->acked_ms[n] >= since_ms)
-			return loop->acked_ms[n];
+		if (loop->acked_ms[n] != 0 && loop->sent_ms[n] >= since_ms && (first < 0 || loop->acked_ms[n] < first))
+			first = loop->acked_ms[n];
 	}
-	return -1;
+	return first;
 }
 
 size_t write_loop_failures(const struct write_loop *loop)

@@ -36,6 +36,7 @@ struct write_loop {
 	size_t attempted;
 	int status[WRITE_LOOP_MAX];            /* 0 if no answer */
 	uint64_t applied_index[WRITE_LOOP_MAX];
+	int64_t sent_ms[WRITE_LOOP_MAX];       /* cluster_now_ms() before the request was sent */
 	int64_t acked_ms[WRITE_LOOP_MAX];      /* cluster_now_ms() of the answer, 0 if not acknowledged */
 	atomic_size_t acked;
 	atomic_bool stop;
@@ -55,7 +56,11 @@ void write_loop_wait_acked(struct write_loop *loop, size_t n, int timeout_ms);
 /* Stops the loop and joins its thread; does nothing if it does not run. */
 void write_loop_stop(struct write_loop *loop);
 
-/* Returns the time of the first write acknowledged at or after since_ms, or -1 if none. */
+/*
+ * Returns the time of the first acknowledgement of a write sent at or after
+ * since_ms, or -1 if none. Writes sent earlier do not count, because their
+ * answers may arrive after since_ms from a leader that was already gone.
+ */
 int64_t write_loop_first_ack_after(const struct write_loop *loop, int64_t since_ms);
 
 /* Counts the writes that were not acknowledged. */

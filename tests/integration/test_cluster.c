@@ -77,6 +77,7 @@ static void writes_to_every_node_replicate(void **state)
 static void min_index_reads_own_write_elsewhere(void **state)
 {
 	char value[64], read[64], headers[64];
+	int status;
 
 	(void)state;
 	for (size_t writer = 0; writer < cluster.count; writer++) {
@@ -88,10 +89,12 @@ static void min_index_reads_own_write_elsewhere(void **state)
 			snprintf(value, sizeof(value), "written-on-%zu-for-%zu", writer + 1, reader + 1);
 			index = put_ok(writer, "read-your-writes", value);
 			snprintf(headers, sizeof(headers), "X-Jkd-Min-Index: %" PRIu64 "\r\n", index);
-			assert_int_equal(cluster_kv_get(cluster.members[reader].node, "read-your-writes", headers, read,
-							sizeof(read)),
-					 200);
-			assert_string_equal(read, value);
+			status = cluster_kv_get(cluster.members[reader].node, "read-your-writes", headers, read,
+						sizeof(read));
+			if (status != 200 || strcmp(read, value) != 0)
+				fail_msg("GET with X-Jkd-Min-Index: %" PRIu64 " on node %zu after PUT on node %zu returned "
+					 "%d \"%s\", expected 200 \"%s\"",
+					 index, reader + 1, writer + 1, status, read, value);
 		}
 	}
 }

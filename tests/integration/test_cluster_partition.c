@@ -171,36 +171,83 @@ static uint64_t put_ok(size_t i, const char *key, const char *value)
 	return index;
 }
 
-/*
- * Writes to the cut-off node until one is refused with no_quorum, and checks
- * that refusal. Earlier writes may time out while the node still believes in
- * the old leader; their keys are counted in *attempts.
- */
-static void assert_refuses_writes(size_t i, size_t *attempts)
+/* Writes sent to the cut-off node, and whether each was refused with no_quorum. */
+#define ATTEMPTS_MAX 2048
+#define REFUSALS_CHECKED 5
+
+struct cut_off_writes {
+	size_t count;
+	bool refused[ATTEMPTS_MAX];
+};
+
+/* Sends one write to member i; returns true if it was refused with no_quorum, checking that refusal. */
+static bool cut_off_write(size_t i, struct cut_off_writes *writes)
 {
 	struct jkd_node *node = cluster.members[i].node;
-	int64_t deadline = cluster_now_ms() + TIMEOUT_MS;
 	char headers[256], path[64], retry_after[16];
 	struct http_reply reply;
+	bool refused;
 
+	assert_true(writes->count < ATTEMPTS_MAX);
 	snprintf(headers, sizeof(headers), "Authorization: Bearer %s\r\n", node->token);
-	for (;;) {
-		snprintf(path, sizeof(path), "/kv/v1/cut-off-%zu", (*attempts)++);
-		assert_int_equal(http_request_at(node->host, node->operator_port, "PUT", path, headers, "x", 1, &reply),
-				 0);
-		if (reply.status == 503 && strstr(reply.body, "\"code\":\"no_quorum\"") != NULL)
-			break;
-		if (reply.status != 503)
-			fail_msg("a write on the cut-off node returned %d: %s", reply.status, reply.body);
-		http_reply_free(&reply);
-		if (cluster_now_ms() > deadline)
-			fail_msg("the cut-off node did not refuse writes with no_quorum within %d ms", TIMEOUT_MS);
+	snprintf(path, sizeof(path), "/kv/v1/cut-off-%zu", writes->count);
+	assert_int_equal(http_request_at(node->host, node->operator_port, "PUT", path, headers, "x", 1, &reply), 0);
+	if (reply.status != 503)
+		fail_msg("a write on the cut-off node returned %d: %s", reply.status, reply.body);
+
+	/* Problem types are /problems/<code> (RFC 9457), as for every jkd error. */
+	refused = strstr(reply.body, "\"type\":\"/problems/no_quorum\"") != NULL;
+	writes->refused[writes->count++] = refused;
+	if (refused) {
+		assert_true(http_reply_header(&reply, "Retry-After", retry_after, sizeof(retry_after)));
+		assert_string_equal(retry_after, "1");
+		assert_non_null(strstr(reply.head, "application/problem+json"));
+	}
+	http_reply_free(&reply);
+	return refused;
+}
+
+/*
+ * Writes to the cut-off node until one is refused with no_quorum; earlier
+ * writes may time out (write_timeout) while the node still follows the old
+ * leader. Then checks that the next writes are refused too.
+ */
+static void assert_refuses_writes(size_t i, struct cut_off_writes *writes)
+{
+	int64_t deadline = cluster_now_ms() + TIMEOUT_MS;
+
+	while (!cut_off_write(i, writes)) {
+		if (cluster_now_ms() > deadline) {
+			struct cluster_state s;
+
+			cluster_health_read(cluster.members[i].node, &s);
+			fail_msg("the cut-off node (role %s, leader %" PRIu32 ", term %" PRIu64
+				 ") did not refuse writes with no_quorum within %d ms",
+				 s.role, s.leader, s.term, TIMEOUT_MS);
+		}
 		cluster_poll_pause();
 	}
-	assert_true(http_reply_header(&reply, "Retry-After", retry_after, sizeof(retry_after)));
-	assert_string_equal(retry_after, "1");
-	assert_non_null(strstr(reply.head, "application/problem+json"));
-	http_reply_free(&reply);
+	for (int n = 0; n < REFUSALS_CHECKED; n++)
+		assert_true(cut_off_write(i, writes));
+}
+
+/* Fails the test if a write refused with no_quorum was applied on any node. */
+static void assert_refused_absent(const struct cut_off_writes *writes)
+{
+	for (size_t i = 0; i < NODES; i++) {
+		for (size_t n = 0; n < writes->count; n++) {
+			char key[32], read[64];
+			int status;
+
+			if (!writes->refused[n])
+				continue;
+			snprintf(key, sizeof(key), "cut-off-%zu", n);
+			status = cluster_kv_get(cluster.members[i].node, key, NULL, read, sizeof(read));
+			if (status != 404)
+				fail_msg("%s was refused with no_quorum but node %zu returns %d for it", key, i + 1,
+					 status);
+		}
+	}
 }
 
 /* The cut-off node still serves the catalog, /healthz and raw KV reads. */
@@ -221,14 +268,15 @@ static void assert_serves_reads(size_t i, const char *key, const char *value)
 /* Cuts member i off, checks both sides, heals and checks that all nodes agree again. */
 static void partition_and_heal(size_t cut, size_t writer)
 {
-	size_t attempts = 0;
+	static struct cut_off_writes writes;
 	char key[32];
 	uint64_t index = put_ok(writer, "before-cut", "seen-by-all");
 
 	cluster_wait_applied(&cluster, index, TIMEOUT_MS);
 	link_set(cut, "down");
 
-	assert_refuses_writes(cut, &attempts);
+	memset(&writes, 0, sizeof(writes));
+	assert_refuses_writes(cut, &writes);
 	assert_serves_reads(cut, "before-cut", "seen-by-all");
 	for (int n = 0; n < 20; n++) {
 		snprintf(key, sizeof(key), "majority-%d", n);
@@ -244,11 +292,8 @@ static void partition_and_heal(size_t cut, size_t writer)
 
 		assert_int_equal(cluster_kv_get(cluster.members[i].node, "majority-19", NULL, read, sizeof(read)), 200);
 		assert_string_equal(read, "written-during-cut");
-		for (size_t n = 0; n < attempts; n++) {
-			snprintf(key, sizeof(key), "cut-off-%zu", n);
-			assert_int_equal(cluster_kv_get(cluster.members[i].node, key, NULL, read, sizeof(read)), 404);
-		}
 	}
+	assert_refused_absent(&writes);
 }
 
 static void cut_off_follower_refuses_writes(void **state)
