@@ -1116,7 +1116,10 @@ static void handle_heartbeat_resp(struct raft *r, struct progress *pr, const str
 		 * once per heartbeat; a retransmission timer would be cheaper. */
 		if (pr->state == PROGRESS_REPLICATE && pr->next > r->log_len)
 			progress_become_probe(r, pr);
-		send_append(r, pr, false);
+		/* A probe is sent even without new entries: a new member's
+		 * next starts past the leader's log, and only the probe's
+		 * rejection walks it back, §3.5. */
+		send_append(r, pr, pr->state == PROGRESS_PROBE);
 	}
 }
 
