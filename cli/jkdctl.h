@@ -1,6 +1,6 @@
 /*
  * Shared parts of jkdctl: the options every command gets, the request
- * helpers and the exit codes. jkdctl.c holds the general commands,
+ * helpers and the exit codes. jkdctl.c contains the general commands and
  * jkdctl_cluster.c the cluster commands.
  */
 #ifndef JKD_CLI_JKDCTL_H

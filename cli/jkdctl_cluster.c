@@ -2,9 +2,8 @@
  * jkdctl cluster: the cluster key file and the operator endpoints of
  * /ops/v1/cluster and /ops/v1/digest.
  *
- * "cluster keygen" works offline. The other commands talk to one node,
- * which answers for the cluster (membership changes go through the
- * leader).
+ * "cluster keygen" works offline. The other commands send their request to
+ * one node, which forwards membership changes to the leader.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -34,7 +33,7 @@ static bool node_id_parse(const char *text, unsigned *id)
 	return true;
 }
 
-/* Parses text as a node id; prints a usage error and returns false if it is not one. */
+/* Parses text as a node id. Prints a usage error and returns false if it is not one. */
 static bool node_id_arg(const struct options *o, const char *text, unsigned *id)
 {
 	char message[320];
@@ -47,7 +46,7 @@ static bool node_id_arg(const struct options *o, const char *text, unsigned *id)
 	return false;
 }
 
-/* Accepts a nanomsg address such as tcp://127.0.0.1:7404; the node checks the rest. */
+/* Accepts a nanomsg address such as tcp://127.0.0.1:7404. The node validates the rest. */
 static bool address_valid(const char *address)
 {
 	const char *scheme_end = strstr(address, "://");
@@ -174,7 +173,7 @@ static int cluster_status(const struct options *o)
 		json_decref(reply);
 		return EXIT_UNREACHABLE;
 	}
-	/* Leader 0 means the node knows of no leader (an election is under way, or no quorum). */
+	/* Leader 0 means the node has no known leader, during an election or without a quorum. */
 	if (leader > 0)
 		snprintf(leader_text, sizeof(leader_text), "%lld", (long long)leader);
 	else

@@ -136,11 +136,23 @@ static void key_path(const char *name, char *path, size_t size)
 	assert_true(len > 0 && (size_t)len < size);
 }
 
+/* Reads a small file into text as a C string; returns its length. */
+static size_t small_file_read(const char *path, char *text, size_t size)
+{
+	FILE *file = fopen(path, "r");
+	size_t len;
+
+	assert_non_null(file);
+	len = fread(text, 1, size - 1, file);
+	fclose(file);
+	text[len] = '\0';
+	return len;
+}
+
 static void cluster_keygen_writes_hex_key(void **state)
 {
 	char path[600], args[700], output[4096], text[128];
 	struct stat st;
-	FILE *file;
 	size_t len;
 
 	(void)state;
@@ -151,11 +163,7 @@ static void cluster_keygen_writes_hex_key(void **state)
 
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	file = fopen(path, "r");
-	assert_non_null(file);
-	len = fread(text, 1, sizeof(text) - 1, file);
-	fclose(file);
-	text[len] = '\0';
+	len = small_file_read(path, text, sizeof(text));
 	assert_int_equal(len, 65);
 	assert_int_equal(strspn(text, "0123456789abcdef"), 64);
 	assert_int_equal(text[64], '\n');
@@ -164,26 +172,16 @@ static void cluster_keygen_writes_hex_key(void **state)
 static void cluster_keygen_refuses_overwrite(void **state)
 {
 	char path[600], args[700], output[4096], before[128], after[128];
-	FILE *file;
-	size_t len;
 
 	(void)state;
 	key_path("keygen-twice.key", path, sizeof(path));
 	snprintf(args, sizeof(args), "cluster keygen '%s'", path);
 	assert_int_equal(jkdctl(args, NULL, 0, output, sizeof(output)), 0);
-	file = fopen(path, "r");
-	assert_non_null(file);
-	len = fread(before, 1, sizeof(before) - 1, file);
-	fclose(file);
-	before[len] = '\0';
+	small_file_read(path, before, sizeof(before));
 
 	assert_int_equal(jkdctl(args, NULL, 0, output, sizeof(output)), 1);
 	assert_non_null(strstr(output, "ya existe"));
-	file = fopen(path, "r");
-	assert_non_null(file);
-	len = fread(after, 1, sizeof(after) - 1, file);
-	fclose(file);
-	after[len] = '\0';
+	small_file_read(path, after, sizeof(after));
 	assert_string_equal(after, before);
 }
 
