@@ -24,6 +24,7 @@
 #include "store/search.h"
 #include "store/cart.h"
 #include "store/orders.h"
+#include "store/ops_api.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
 	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}
@@ -290,6 +291,9 @@ int node_routes_register(struct node *node)
 	    cart_routes_register(node->public_router, node) != 0 ||
 	    orders_routes_register(node->public_router, node) != 0 ||
 	    cluster_routes_register(node->operator_router, node) != 0)
+		return -1;
+	/* Cluster operator routes (store/ops_api.c). */
+	if (ops_api_register(node->operator_router, node) != 0)
 		return -1;
 	return 0;
 }
