@@ -14,6 +14,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -1196,6 +1197,27 @@ enum kv_err kv_digest(struct kv_txn *txn, const char *const *excluded_prefixes, 
 	if (err != KV_OK)
 		return err;
 	crypto_generichash_final(&state, out, KV_DIGEST_BYTES);
+	return KV_OK;
+}
+
+enum kv_err kv_copy_to_file(struct kv_env *env, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc;
+
+	if (fd < 0)
+		return kv_err_from_errno(errno);
+	/* The shared hold keeps kv_grow() from remapping under the copy's read transaction. */
+	lock_shared(&env->resize);
+	rc = env->map_lost ? EIO : mdb_env_copyfd2(env->mdb, fd, MDB_CP_COMPACT);
+	unlock_shared(&env->resize);
+	if (rc == MDB_SUCCESS && fsync(fd) != 0)
+		rc = errno;
+	close(fd);
+	if (rc != MDB_SUCCESS) {
+		unlink(path);
+		return rc > 0 ? kv_err_from_errno(rc) : kv_err_from_mdb(rc);
+	}
 	return KV_OK;
 }
 

@@ -97,6 +97,15 @@ enum kv_err kv_table_open(struct kv_env *env, const char *name, kv_table *out);
 /* Doubles the map size, capped at map_size_max_bytes. */
 enum kv_err kv_grow(struct kv_env *env);
 
+/*
+ * Writes a consistent, compacted copy of the whole environment, as of one
+ * read transaction, to the file at path (created with mode 0600, replaced if
+ * present) and syncs it. The copy is a data.mdb file that kv_open() can
+ * open. It may take a while: run it off any latency-sensitive thread.
+ * kv_grow() waits until it is done.
+ */
+enum kv_err kv_copy_to_file(struct kv_env *env, const char *path);
+
 struct kv_stats {
 	size_t map_size_bytes;
 	size_t map_used_bytes;     /* pages in use times the page size */
