@@ -214,7 +214,7 @@ static void node_start(struct sim *s, struct node *n)
 
 	for (int i = 0; i < s->n_nodes; i++)
 		c.nodes[i] = s->nodes[i].id;
-	err = raft_new(&c, &n->disk.hs, n->disk.log, n->disk.len, &n->r);
+	err = raft_new(&c, &n->disk.hs, NULL, n->disk.log, n->disk.len, &n->r);
 	if (err != RAFT_OK) {
 		fail(s, "node %" PRIu64 " failed to restart: %s", n->id, raft_strerror(err));
 		return;

@@ -33,7 +33,7 @@ static struct raft *new_node(uint64_t id, bool pre_vote, const struct raft_hard_
 	};
 	struct raft *r = NULL;
 
-	assert_int_equal(raft_new(&c, hs, log, n_log, &r), RAFT_OK);
+	assert_int_equal(raft_new(&c, hs, NULL, log, n_log, &r), RAFT_OK);
 	return r;
 }
 
