@@ -249,7 +249,8 @@ static void log_drop_through(struct raft *r, uint64_t index)
 {
 	size_t n = (size_t)(index - r->snap.index);
 
-	assert(index >= r->snap.index && index <= raft_last_index(r));
+	assert(index >= r->snap.index);
+	assert(index <= raft_last_index(r));
 	if (n == 0)
 		return;
 	for (size_t i = 0; i < n; i++)
@@ -488,7 +489,8 @@ static uint64_t membership_at(const struct raft *r, uint64_t index, struct raft_
 {
 	uint64_t config_index = 0;
 
-	assert(index >= r->snap.index && index <= raft_last_index(r));
+	assert(index >= r->snap.index);
+	assert(index <= raft_last_index(r));
 	*conf = r->snap;
 	for (uint64_t i = r->snap.index + 1; i <= index; i++) {
 		const struct raft_entry *e = raft_entry_at(r, i);
@@ -708,7 +710,6 @@ static void send_snapshot(struct raft *r, struct progress *pr)
 		.to = pr->id,
 		.index = r->snap.index,
 		.log_term = r->snap.term,
-		.commit = r->commit,
 		.n_members = r->snap.n_members,
 	};
 
@@ -995,15 +996,22 @@ enum raft_err raft_propose_conf_change(struct raft *r, enum raft_conf_op op, uin
 	return RAFT_OK;
 }
 
+/* Finds the leader's progress of node id, for requests only a leader takes. */
+static enum raft_err leader_progress(struct raft *r, uint64_t id, struct progress **pr)
+{
+	if (r->role != RAFT_LEADER)
+		return RAFT_NOT_LEADER;
+	*pr = progress_of(r, id);
+	return *pr ? RAFT_OK : RAFT_UNKNOWN_NODE;
+}
+
 enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to)
 {
 	struct progress *pr;
+	enum raft_err err = leader_progress(r, to, &pr);
 
-	if (r->role != RAFT_LEADER)
-		return RAFT_NOT_LEADER;
-	pr = progress_of(r, to);
-	if (!pr)
-		return RAFT_UNKNOWN_NODE;
+	if (err != RAFT_OK)
+		return err;
 	if (to == r->config.id)
 		return RAFT_OK;
 	if (!raft_is_voter(r, to))
@@ -1053,17 +1061,15 @@ void raft_snapshot_meta_get(const struct raft *r, struct raft_snapshot_meta *met
 enum raft_err raft_report_snapshot(struct raft *r, uint64_t to, bool ok)
 {
 	struct progress *pr;
+	enum raft_err err = leader_progress(r, to, &pr);
 
-	if (r->role != RAFT_LEADER)
-		return RAFT_NOT_LEADER;
-	pr = progress_of(r, to);
-	if (!pr)
-		return RAFT_UNKNOWN_NODE;
+	if (err != RAFT_OK)
+		return err;
 	if (pr->state != PROGRESS_SNAPSHOT)
 		return RAFT_OK;
-	/* Either way the next AppendEntries waits for a reply: the follower's
-	 * answer to the snapshot after a success, a heartbeat reply after a
-	 * failure, which then sends the snapshot again. */
+	/* Either way the next AppendEntries waits for a reply from the
+	 * follower: its reply to the snapshot after a success, or a heartbeat
+	 * reply after a failure, which then sends the snapshot again. */
 	progress_become_probe(r, pr);
 	if (ok && pr->next <= pr->pending_snapshot)
 		pr->next = pr->pending_snapshot + 1;
@@ -1242,7 +1248,7 @@ static void handle_append_resp(struct raft *r, struct progress *pr, const struct
 {
 	pr->recent_active = true;
 	if (m->reject) {
-		/* Stale: that index was acknowledged since, or it answers an
+		/* Stale: that index was acknowledged since, or it replies to an
 		 * AppendEntries sent before the snapshot. */
 		if (m->index <= pr->match || pr->state == PROGRESS_SNAPSHOT)
 			return;

@@ -25,21 +25,27 @@
  *
  * Log compaction, dissertation chapter 5. The caller owns the state machine
  * and its snapshots; the core only keeps the snapshot's metadata (index,
- * term and membership at that index) and never sees snapshot data.
+ * term and membership at that index) and never handles snapshot data.
  *  - Compacting: once the state machine is durably saved at an index at or
- *    below the applied index, store that snapshot and its metadata (from
- *    raft_compact(), then raft_snapshot_meta_get()), delete the stored log
- *    entries up to the index, and keep the snapshot until a newer one
- *    replaces it, §5.1.
+ *    below the applied index, call raft_compact() outside a ready, read the
+ *    metadata with raft_snapshot_meta_get() and store it with the snapshot
+ *    in one atomic write. Then delete the stored log entries up to the
+ *    index; after a crash in between, skip them at restart. Keep the
+ *    snapshot until a newer one replaces it, §5.1. For a state machine kept
+ *    on disk, the stored state at its applied index can be the snapshot,
+ *    §5.2.
  *  - Restarting: load the newest snapshot into the state machine and pass its
  *    metadata with the stored entries after it to raft_new(). The core then
  *    emits the committed entries after the snapshot again in rd.committed,
  *    so a state machine that persists its applied index skips those at or
  *    below it.
  *  - Sending, leader side: a RAFT_MSG_SNAPSHOT in rd.msgs is not sent as is.
- *    The driver streams the snapshot at m.index, with the message, to m.to
- *    out of band (InstallSnapshot, §5.1), and calls raft_report_snapshot()
- *    when the stream succeeded or failed. Heartbeats to that node go on.
+ *    The driver streams the snapshot at m.index with the message to m.to,
+ *    out of band (InstallSnapshot, §5.1). It may stream a newer snapshot
+ *    instead, one it compacted to after this ready, if it sets m.index,
+ *    m.log_term and the membership to that snapshot's metadata. Once the
+ *    stream has succeeded or failed, it calls raft_report_snapshot().
+ *    Heartbeats to that node go on meanwhile.
  *  - Receiving, follower side: the driver stages the streamed data and
  *    passes the message to raft_step() only once all of it has arrived. If
  *    the node accepts it, the next ready has rd.snapshot set, and the driver
@@ -49,8 +55,8 @@
  *	   atomic write (the core puts the entries it keeps after the snapshot
  *	   back in rd.entries, and a torn write could lose acknowledged ones);
  *	2. persist rd.hard_state and sync, send rd.msgs, and go on as above.
- *    When rd.snapshot stays NULL, the node already had the data: the driver
- *    discards the staged copy.
+ *    If that ready has no rd.snapshot, the node already had the entries:
+ *    the driver discards the staged copy.
  *
  * The core is independent of the shop: entries carry opaque bytes.
  */
@@ -136,7 +142,7 @@ struct raft_entry {
  * VOTE_RESP and PRE_VOTE_RESP: reject.
  * SNAPSHOT: index and log_term of the last entry the snapshot covers, and
  *     members, learner and n_members, the membership at that index. The
- *     follower answers with an APPEND_RESP.
+ *     follower replies with an APPEND_RESP.
  */
 struct raft_msg {
 	enum raft_msg_type type;
@@ -252,7 +258,7 @@ enum raft_err raft_propose_conf_change(struct raft *r, enum raft_conf_op op, uin
 enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to);
 
 /*
- * Drops the log entries up to index from memory, because the caller holds a
+ * Drops the log entries up to index from memory, because the caller stores a
  * durable snapshot of its state machine at index, §5.1. index must not
  * exceed the applied index (RAFT_NOT_APPLIED); an index at or below the
  * current snapshot does nothing. raft_term_at(index) still returns its term.
@@ -261,10 +267,11 @@ enum raft_err raft_compact(struct raft *r, uint64_t index);
 /* Copies the metadata of the last snapshot (compacted or installed) into *meta. */
 void raft_snapshot_meta_get(const struct raft *r, struct raft_snapshot_meta *meta);
 /*
- * Reports the end of the snapshot stream to node to, at the leader. On
- * success the leader waits for the node's reply and then replicates from
- * after the snapshot; on failure it sends a new RAFT_MSG_SNAPSHOT after the
- * node's next heartbeat reply. Stale reports are ignored.
+ * Reports the end of the snapshot stream to node to, at the leader. After a
+ * success the leader waits for the node's reply and then replicates the
+ * entries after the snapshot. After a failure it sends a new
+ * RAFT_MSG_SNAPSHOT once the node replies to a heartbeat. Reports for a
+ * node that is not waiting for a snapshot are ignored.
  */
 enum raft_err raft_report_snapshot(struct raft *r, uint64_t to, bool ok);
 

@@ -10,7 +10,7 @@
  *
  * Log compaction is always on. Each node's state machine is a hash chain
  * over the applied entries, and a snapshot is the hash at an index. A node
- * compacts once its log holds a seed-chosen number of applied entries, so
+ * compacts once its log contains a seed-chosen number of applied entries, so
  * lagging, restarted and re-added nodes catch up by snapshot streams, which
  * fail or arrive late like messages. A crash keeps the last durable snapshot
  * and may tear a compaction between the snapshot and the log deletion.
@@ -448,7 +448,7 @@ static void check_leader_completeness(struct sim *s, const struct node *n)
 {
 	uint64_t term = raft_term(n->r);
 
-	/* The snapshot holds the entries up to its index. */
+	/* The snapshot contains the entries up to its index. */
 	for (uint64_t i = snapshot_index(n) + 1; i < s->n_committed && s->committed[i].known; i++) {
 		const struct committed *c = &s->committed[i];
 
@@ -602,7 +602,7 @@ static bool persist(struct sim *s, struct node *n, const struct raft_ready *rd)
 
 /*
  * Snapshots the state machine at or a little below the applied index once
- * the log holds compact_threshold applied entries, or always when forced.
+ * the log contains compact_threshold applied entries, or always when forced.
  * The snapshot and its metadata are written atomically; a crash may come
  * before that write or between it and the deletion of the covered entries.
  */
