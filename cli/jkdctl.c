@@ -3,8 +3,9 @@
  * operator listener with the operator token and prints results in the
  * user's language (Spanish unless LANG or LANGUAGE selects English).
  *
- * Exit codes: 0 success, 1 the node rejected or failed the request, 2 usage
- * error, 3 the node could not be reached.
+ * Exit codes: 0 success, 1 the node rejected or failed the request (or a
+ * local file was not written), 2 usage error, 3 the node could not be
+ * reached.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -16,35 +17,15 @@
 #include <unistd.h>
 
 #include "cli/http_client.h"
+#include "cli/jkdctl.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/i18n.h"
 
-#define EXIT_REJECTED 1
-#define EXIT_USAGE 2
-#define EXIT_UNREACHABLE 3
 #define RESPONSE_MAX_BYTES HTTP_CLIENT_RESPONSE_MAX_BYTES
 #define PASSWORD_MAX_BYTES 512
 
-struct options {
-	char host[256];
-	int port;
-	char token[256];
-	enum i18n_lang lang;
-};
-
-struct response {
-	int status;
-	struct buf body;
-};
-
-static const char *tr(const struct options *o, const char *msgid)
-{
-	return i18n_text(o->lang, msgid);
-}
-
-/* Sends one request with the token and language headers. Returns 0, or EXIT_UNREACHABLE. */
-static int request(const struct options *o, const char *method, const char *path, const char *content_type,
+int jkdctl_request(const struct options *o, const char *method, const char *path, const char *content_type,
 		   const void *body, size_t body_len, struct response *res)
 {
 	char headers[512];
@@ -71,8 +52,7 @@ static int request(const struct options *o, const char *method, const char *path
 	return 0;
 }
 
-/* Prints the problem detail of an error response; returns EXIT_REJECTED. */
-static int report_failure(const struct options *o, struct response *res)
+int jkdctl_report_failure(const struct options *o, struct response *res)
 {
 	json_t *problem = json_loadb(res->body.data != NULL ? res->body.data : "", res->body.len, 0, NULL);
 	const char *detail = json_string_value(json_object_get(problem, "detail"));
@@ -84,17 +64,16 @@ static int report_failure(const struct options *o, struct response *res)
 	return EXIT_REJECTED;
 }
 
-/* Runs a request and prints the body on success. */
-static int run_and_print(const struct options *o, const char *method, const char *path, const char *type,
+int jkdctl_run_and_print(const struct options *o, const char *method, const char *path, const char *type,
 			 const void *body, size_t body_len)
 {
 	struct response res;
-	int rc = request(o, method, path, type, body, body_len, &res);
+	int rc = jkdctl_request(o, method, path, type, body, body_len, &res);
 
 	if (rc != 0)
 		return rc;
 	if (res.status >= 300)
-		return report_failure(o, &res);
+		return jkdctl_report_failure(o, &res);
 	if (res.body.len > 0) {
 		fwrite(res.body.data, 1, res.body.len, stdout);
 		if (res.body.data[res.body.len - 1] != '\n')
@@ -110,7 +89,7 @@ static void path_encode(const char *in, char *out, size_t out_size)
 	http_client_percent_encode(in, "-._~/", out, out_size);
 }
 
-static int usage(const struct options *o, const char *message)
+int jkdctl_usage(const struct options *o, const char *message)
 {
 	if (message != NULL)
 		fprintf(stderr, "jkdctl: %s\n", message);
@@ -130,13 +109,15 @@ static void print_help(const struct options *o)
 	printf("  %-40s %s\n", tr(o, "kv get KEY"), tr(o, "Print a raw value."));
 	printf("  %-40s %s\n", tr(o, "kv put KEY VALUE"), tr(o, "Store a raw value (\"-\" reads it from standard input)."));
 	printf("  %-40s %s\n", tr(o, "kv delete KEY"), tr(o, "Delete a raw value."));
-	printf("  %-40s %s\n\n", tr(o, "kv list [PREFIX]"), tr(o, "List raw keys by prefix."));
+	printf("  %-40s %s\n", tr(o, "kv list [PREFIX]"), tr(o, "List raw keys by prefix."));
+	jkdctl_cluster_help(o);
+	printf("\n");
 	printf("%s\n", tr(o, "Options:"));
 	printf("  %-40s %s\n", tr(o, "--node HOST:PORT"),
 	       tr(o, "Operator address of the node (default $JKD_NODE or 127.0.0.1:9080)."));
 	printf("  %-40s %s\n", tr(o, "--token-file FILE"),
 	       tr(o, "File with the operator token (default $JKD_TOKEN_FILE or ./data/operator.token)."));
-	printf("\n%s\n", tr(o, "Exit status: 0 success, 1 rejected by the node, 2 usage error, 3 node unreachable."));
+	printf("\n%s\n", tr(o, "Exit status: 0 success, 1 rejected by the node or a file not written, 2 usage error, 3 node unreachable."));
 }
 
 static bool read_token(struct options *o, const char *path)
@@ -170,10 +151,10 @@ static int cmd_admin_create(const struct options *o, int argc, char **argv)
 		else if (strcmp(argv[i], "--name") == 0)
 			name = argv[i + 1];
 		else
-			return usage(o, tr(o, "admin create takes --email and --name"));
+			return jkdctl_usage(o, tr(o, "admin create takes --email and --name"));
 	}
 	if (email == NULL || name == NULL || argc % 2 != 0)
-		return usage(o, tr(o, "admin create takes --email and --name"));
+		return jkdctl_usage(o, tr(o, "admin create takes --email and --name"));
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s", tr(o, "Password: "));
 	if (fgets(password, sizeof(password), stdin) == NULL) {
@@ -186,8 +167,8 @@ static int cmd_admin_create(const struct options *o, int argc, char **argv)
 	json_decref(body);
 	explicit_bzero(password, sizeof(password));
 	if (text == NULL)
-		return usage(o, tr(o, "the email, name and password must be valid UTF-8"));
-	rc = run_and_print(o, "POST", "/ops/v1/admins", "application/json", text, strlen(text));
+		return jkdctl_usage(o, tr(o, "the email, name and password must be valid UTF-8"));
+	rc = jkdctl_run_and_print(o, "POST", "/ops/v1/admins", "application/json", text, strlen(text));
 	explicit_bzero(text, strlen(text));
 	free(text);
 	return rc;
@@ -213,31 +194,31 @@ static int cmd_kv(const struct options *o, int argc, char **argv)
 	int rc;
 
 	if (argc < 1)
-		return usage(o, tr(o, "kv needs get, put, delete or list"));
+		return jkdctl_usage(o, tr(o, "kv needs get, put, delete or list"));
 	if (strcmp(argv[0], "list") == 0 && argc <= 2) {
 		path_encode(argc == 2 ? argv[1] : "", encoded, sizeof(encoded));
 		snprintf(path, sizeof(path), "/kv/v1?prefix=%s", encoded);
-		return run_and_print(o, "GET", path, NULL, NULL, 0);
+		return jkdctl_run_and_print(o, "GET", path, NULL, NULL, 0);
 	}
 	if (argc < 2)
-		return usage(o, tr(o, "kv needs get, put, delete or list"));
+		return jkdctl_usage(o, tr(o, "kv needs get, put, delete or list"));
 	path_encode(argv[1], encoded, sizeof(encoded));
 	snprintf(path, sizeof(path), "/kv/v1/%s", encoded);
 	if (strcmp(argv[0], "get") == 0 && argc == 2)
-		return run_and_print(o, "GET", path, NULL, NULL, 0);
+		return jkdctl_run_and_print(o, "GET", path, NULL, NULL, 0);
 	if (strcmp(argv[0], "delete") == 0 && argc == 2)
-		return run_and_print(o, "DELETE", path, NULL, NULL, 0);
+		return jkdctl_run_and_print(o, "DELETE", path, NULL, NULL, 0);
 	if (strcmp(argv[0], "put") != 0 || argc != 3)
-		return usage(o, tr(o, "kv needs get, put, delete or list"));
+		return jkdctl_usage(o, tr(o, "kv needs get, put, delete or list"));
 	if (strcmp(argv[2], "-") != 0)
-		return run_and_print(o, "PUT", path, NULL, argv[2], strlen(argv[2]));
+		return jkdctl_run_and_print(o, "PUT", path, NULL, argv[2], strlen(argv[2]));
 	buf_init(&value, RESPONSE_MAX_BYTES);
 	if (!read_stdin(&value)) {
 		buf_free(&value);
 		fprintf(stderr, "jkdctl: %s\n", tr(o, "could not read the value from standard input"));
 		return EXIT_USAGE;
 	}
-	rc = run_and_print(o, "PUT", path, NULL, value.data, value.len);
+	rc = jkdctl_run_and_print(o, "PUT", path, NULL, value.data, value.len);
 	buf_free(&value);
 	return rc;
 }
@@ -245,14 +226,16 @@ static int cmd_kv(const struct options *o, int argc, char **argv)
 static int dispatch(const struct options *o, int argc, char **argv)
 {
 	if (strcmp(argv[0], "health") == 0 && argc == 1)
-		return run_and_print(o, "GET", "/healthz", NULL, NULL, 0);
+		return jkdctl_run_and_print(o, "GET", "/healthz", NULL, NULL, 0);
 	if (strcmp(argv[0], "metrics") == 0 && argc == 1)
-		return run_and_print(o, "GET", "/metrics", NULL, NULL, 0);
+		return jkdctl_run_and_print(o, "GET", "/metrics", NULL, NULL, 0);
 	if (strcmp(argv[0], "admin") == 0 && argc >= 2 && strcmp(argv[1], "create") == 0)
 		return cmd_admin_create(o, argc - 2, argv + 2);
 	if (strcmp(argv[0], "kv") == 0)
 		return cmd_kv(o, argc - 1, argv + 1);
-	return usage(o, NULL);
+	if (strcmp(argv[0], "cluster") == 0)
+		return jkdctl_cluster(o, argc - 1, argv + 1);
+	return jkdctl_usage(o, NULL);
 }
 
 int main(int argc, char **argv)
@@ -272,7 +255,7 @@ int main(int argc, char **argv)
 		}
 		if (i + 1 >= argc) {
 			snprintf(message, sizeof(message), tr(&o, "missing value for %s"), argv[i]);
-			return usage(&o, message);
+			return jkdctl_usage(&o, message);
 		}
 		if (strcmp(argv[i], "--node") == 0) {
 			node = argv[++i];
@@ -280,14 +263,16 @@ int main(int argc, char **argv)
 			token_file = argv[++i];
 		} else {
 			snprintf(message, sizeof(message), tr(&o, "unknown option %s"), argv[i]);
-			return usage(&o, message);
+			return jkdctl_usage(&o, message);
 		}
 	}
 	if (i >= argc)
-		return usage(&o, tr(&o, "missing command"));
+		return jkdctl_usage(&o, tr(&o, "missing command"));
+	if (jkdctl_cluster_is_offline(argc - i, argv + i))
+		return dispatch(&o, argc - i, argv + i);
 	if (node != NULL && config_parse_endpoint(node, o.host, sizeof(o.host), &o.port) != 0) {
 		snprintf(message, sizeof(message), tr(&o, "invalid node address \"%s\": expected host:port"), node);
-		return usage(&o, message);
+		return jkdctl_usage(&o, message);
 	}
 	if (getenv("JKD_TOKEN") != NULL)
 		snprintf(o.token, sizeof(o.token), "%s", getenv("JKD_TOKEN"));

@@ -14,8 +14,10 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +66,25 @@ struct resize_lock {
 	bool resizing;
 };
 
+/* A table handle and its name, kept so that kv_digest() can find handles by name. */
+struct table_entry {
+	char *name;
+	MDB_dbi dbi;
+};
+
 struct kv_env {
 	MDB_env *mdb;
 	struct resize_lock resize;
+	/*
+	 * Every table opened in this process, at most max_tables. kv_digest()
+	 * looks handles up here instead of calling mdb_dbi_open() inside a read
+	 * transaction, because a handle LMDB opens there is closed when the
+	 * transaction ends and must not race another mdb_dbi_open().
+	 */
+	pthread_mutex_t tables_mutex;
+	struct table_entry *tables;
+	unsigned table_count;
+	unsigned table_max;
 	size_t map_size_max;
 	size_t os_page_size;
 	/*
@@ -305,6 +323,56 @@ static void unlock_exclusive(struct resize_lock *lock)
 	mutex_unlock(&lock->mutex);
 }
 
+/* Records the handle of the table name unless it is recorded already. */
+static enum kv_err table_register(struct kv_env *env, const char *name, MDB_dbi dbi)
+{
+	enum kv_err err = KV_OK;
+	char *copy;
+
+	mutex_lock(&env->tables_mutex);
+	for (unsigned i = 0; i < env->table_count; i++) {
+		if (strcmp(env->tables[i].name, name) == 0)
+			goto unlock;
+	}
+	/* LMDB opens at most max_tables named tables, so the array has room. */
+	assert(env->table_count < env->table_max);
+	copy = strdup(name);
+	if (copy == NULL) {
+		err = KV_NO_MEMORY;
+		goto unlock;
+	}
+	env->tables[env->table_count++] = (struct table_entry){ .name = copy, .dbi = dbi };
+unlock:
+	mutex_unlock(&env->tables_mutex);
+	return err;
+}
+
+/* Finds the handle of the table whose name is the len bytes at name. */
+static bool table_lookup(struct kv_env *env, const void *name, size_t len, MDB_dbi *out)
+{
+	bool found = false;
+
+	mutex_lock(&env->tables_mutex);
+	for (unsigned i = 0; i < env->table_count && !found; i++) {
+		const char *candidate = env->tables[i].name;
+
+		if (strlen(candidate) == len && memcmp(candidate, name, len) == 0) {
+			*out = env->tables[i].dbi;
+			found = true;
+		}
+	}
+	mutex_unlock(&env->tables_mutex);
+	return found;
+}
+
+static void tables_free(struct kv_env *env)
+{
+	for (unsigned i = 0; i < env->table_count; i++)
+		free(env->tables[i].name);
+	free(env->tables);
+	pthread_mutex_destroy(&env->tables_mutex);
+}
+
 /* Creates one directory and returns 0 if it exists afterwards, else errno. */
 static int make_directory(const char *path)
 {
@@ -441,6 +509,70 @@ static enum kv_err check_file_complete(struct kv_env *env)
 	return KV_OK;
 }
 
+/*
+ * Opens one table named by a key of the main database. Keys that cannot be
+ * a kv table name, and records that are not tables, are skipped.
+ */
+static enum kv_err open_existing_table(struct kv_env *env, MDB_txn *txn, const MDB_val *key)
+{
+	char name[KV_KEY_MAX_BYTES + 1];
+	MDB_dbi dbi;
+	int rc;
+
+	if (key->mv_size == 0 || key->mv_size > KV_KEY_MAX_BYTES || memchr(key->mv_data, '\0', key->mv_size) != NULL)
+		return KV_OK;
+	memcpy(name, key->mv_data, key->mv_size);
+	name[key->mv_size] = '\0';
+	rc = mdb_dbi_open(txn, name, 0, &dbi);
+	if (rc == MDB_INCOMPATIBLE)
+		return KV_OK;
+	if (rc != MDB_SUCCESS)
+		return kv_err_from_mdb(rc);
+	return table_register(env, name, dbi);
+}
+
+/*
+ * Opens every table the file contains, so that kv_digest() has a handle for
+ * each. LMDB keeps handles opened in a read-only transaction that commits.
+ * Runs before any other transaction, so no lock is needed. A file with
+ * more tables than max_tables returns KV_TABLES_FULL.
+ */
+static enum kv_err open_existing_tables(struct kv_env *env)
+{
+	MDB_cursor *cursor;
+	MDB_val key, value;
+	MDB_dbi main_dbi;
+	MDB_txn *txn;
+	enum kv_err err = KV_OK;
+	int rc;
+
+	rc = mdb_txn_begin(env->mdb, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return kv_err_from_mdb(rc);
+	rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_cursor_open(txn, main_dbi, &cursor);
+	if (rc != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return kv_err_from_mdb(rc);
+	}
+
+	rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
+	while (rc == MDB_SUCCESS && err == KV_OK) {
+		err = open_existing_table(env, txn, &key);
+		rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
+	}
+	mdb_cursor_close(cursor);
+	if (err == KV_OK && rc != MDB_NOTFOUND)
+		err = kv_err_from_mdb(rc);
+
+	if (err != KV_OK) {
+		mdb_txn_abort(txn);
+		return err;
+	}
+	return kv_err_from_mdb(mdb_txn_commit(txn));
+}
+
 static enum kv_err open_mdb_env(struct kv_env *env, const struct kv_options *options)
 {
 	enum kv_err err;
@@ -468,6 +600,8 @@ static enum kv_err open_mdb_env(struct kv_env *env, const struct kv_options *opt
 	err = check_file_complete(env);
 	if (err == KV_OK)
 		err = adopt_stored_map_size(env);
+	if (err == KV_OK)
+		err = open_existing_tables(env);
 	if (err != KV_OK)
 		goto close_env;
 	return KV_OK;
@@ -504,12 +638,25 @@ enum kv_err kv_open(const struct kv_options *options, struct kv_env **out)
 		err = kv_err_from_errno(rc);
 		goto free_env;
 	}
+	rc = pthread_mutex_init(&env->tables_mutex, NULL);
+	if (rc != 0) {
+		err = kv_err_from_errno(rc);
+		goto destroy_lock;
+	}
+	env->table_max = options->max_tables;
+	env->tables = calloc(env->table_max, sizeof(*env->tables));
+	if (env->tables == NULL) {
+		err = KV_NO_MEMORY;
+		goto free_tables;
+	}
 	err = open_mdb_env(env, options);
 	if (err != KV_OK)
-		goto destroy_lock;
+		goto free_tables;
 	*out = env;
 	return KV_OK;
 
+free_tables:
+	tables_free(env);
 destroy_lock:
 	resize_lock_destroy(&env->resize);
 free_env:
@@ -522,6 +669,7 @@ void kv_close(struct kv_env *env)
 	if (env == NULL)
 		return;
 	mdb_env_close(env->mdb);
+	tables_free(env);
 	resize_lock_destroy(&env->resize);
 	free(env);
 }
@@ -544,6 +692,8 @@ enum kv_err kv_table_open(struct kv_env *env, const char *name, kv_table *out)
 		return kv_err_from_mdb(rc);
 	}
 	err = kv_write_commit(txn);
+	if (err == KV_OK)
+		err = table_register(env, name, dbi);
 	if (err == KV_OK)
 		*out = dbi;
 	return err;
@@ -933,6 +1083,142 @@ void kv_scan_end(struct kv_cursor *cursor)
 		return;
 	mdb_cursor_close(cursor->mdb);
 	free(cursor);
+}
+
+static const char DIGEST_TAG[] = "jkd-kv-digest-v1";
+
+/* Hashes n as 8 bytes, little-endian, so that digests agree across architectures. */
+static void hash_u64(crypto_generichash_state *state, uint64_t n)
+{
+	unsigned char bytes[8];
+
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (unsigned char)(n >> (8 * i));
+	crypto_generichash_update(state, bytes, sizeof(bytes));
+}
+
+/* Hashes a length-prefixed byte string, so that no two sequences of strings hash the same input. */
+static void hash_bytes(crypto_generichash_state *state, const MDB_val *val)
+{
+	hash_u64(state, val->mv_size);
+	if (val->mv_size > 0)
+		crypto_generichash_update(state, val->mv_data, val->mv_size);
+}
+
+static bool name_excluded(const MDB_val *name, const char *const *prefixes, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		size_t len = strlen(prefixes[i]);
+
+		if (len <= name->mv_size && memcmp(name->mv_data, prefixes[i], len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Hashes one table: its name, its record count, then every record in key order. */
+static enum kv_err digest_table(crypto_generichash_state *state, MDB_txn *txn, MDB_dbi dbi,
+				const MDB_val *name)
+{
+	MDB_cursor *cursor;
+	MDB_val key, value;
+	MDB_stat stat;
+	uint64_t records = 0;
+	int rc;
+
+	rc = mdb_stat(txn, dbi, &stat);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_cursor_open(txn, dbi, &cursor);
+	if (rc != MDB_SUCCESS)
+		return kv_err_from_mdb(rc);
+	hash_bytes(state, name);
+	hash_u64(state, stat.ms_entries);
+
+	rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
+	while (rc == MDB_SUCCESS) {
+		hash_bytes(state, &key);
+		hash_bytes(state, &value);
+		records++;
+		rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
+	}
+	mdb_cursor_close(cursor);
+	if (rc != MDB_NOTFOUND)
+		return kv_err_from_mdb(rc);
+	/* The count went into the hash before the records, so it must be right. */
+	return records == stat.ms_entries ? KV_OK : KV_CORRUPT;
+}
+
+/* Hashes every table named in the main database that is not excluded, in name order. */
+static enum kv_err digest_tables(crypto_generichash_state *state, struct kv_txn *txn,
+				 const char *const *excluded_prefixes, size_t excluded_count)
+{
+	MDB_cursor *names;
+	MDB_val name, record;
+	MDB_dbi main_dbi, dbi;
+	enum kv_err err = KV_OK;
+	int rc;
+
+	rc = mdb_dbi_open(txn->mdb, NULL, 0, &main_dbi);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_cursor_open(txn->mdb, main_dbi, &names);
+	if (rc != MDB_SUCCESS)
+		return kv_err_from_mdb(rc);
+
+	rc = mdb_cursor_get(names, &name, &record, MDB_FIRST);
+	while (rc == MDB_SUCCESS && err == KV_OK) {
+		if (!name_excluded(&name, excluded_prefixes, excluded_count)) {
+			if (table_lookup(txn->env, name.mv_data, name.mv_size, &dbi))
+				err = digest_table(state, txn->mdb, dbi, &name);
+			else
+				err = KV_UNSUPPORTED;
+		}
+		rc = mdb_cursor_get(names, &name, &record, MDB_NEXT);
+	}
+	mdb_cursor_close(names);
+	if (err == KV_OK && rc != MDB_NOTFOUND)
+		err = kv_err_from_mdb(rc);
+	return err;
+}
+
+enum kv_err kv_digest(struct kv_txn *txn, const char *const *excluded_prefixes, size_t excluded_count,
+		      unsigned char out[KV_DIGEST_BYTES])
+{
+	crypto_generichash_state state;
+	enum kv_err err;
+
+	if (excluded_prefixes == NULL && excluded_count > 0)
+		return KV_INVALID;
+	/* sodium_init() picks the fastest BLAKE2b code; it is safe to call again. */
+	if (sodium_init() < 0)
+		return KV_IO;
+	crypto_generichash_init(&state, NULL, 0, KV_DIGEST_BYTES);
+	crypto_generichash_update(&state, (const unsigned char *)DIGEST_TAG, sizeof(DIGEST_TAG) - 1);
+	err = digest_tables(&state, txn, excluded_prefixes, excluded_count);
+	if (err != KV_OK)
+		return err;
+	crypto_generichash_final(&state, out, KV_DIGEST_BYTES);
+	return KV_OK;
+}
+
+enum kv_err kv_copy_to_file(struct kv_env *env, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc;
+
+	if (fd < 0)
+		return kv_err_from_errno(errno);
+	/* The shared hold keeps kv_grow() from remapping under the copy's read transaction. */
+	lock_shared(&env->resize);
+	rc = env->map_lost ? EIO : mdb_env_copyfd2(env->mdb, fd, MDB_CP_COMPACT);
+	unlock_shared(&env->resize);
+	if (rc == MDB_SUCCESS && fsync(fd) != 0)
+		rc = errno;
+	close(fd);
+	if (rc != MDB_SUCCESS) {
+		unlink(path);
+		return rc > 0 ? kv_err_from_errno(rc) : kv_err_from_mdb(rc);
+	}
+	return KV_OK;
 }
 
 enum kv_err kv_stats(struct kv_env *env, struct kv_stats *out)

@@ -38,7 +38,7 @@ enum kv_err {
 	KV_NO_MEMORY,
 	KV_IO,               /* an I/O error or another LMDB failure */
 	KV_BAD_RECORD,       /* a value failed to decode as a record */
-	KV_UNSUPPORTED,      /* a record of a schema version this build cannot read */
+	KV_UNSUPPORTED,      /* a record of a schema version this build cannot read, or a table not opened here */
 	KV_NO_SPACE,         /* the file system is full or over quota (ENOSPC, EDQUOT) */
 };
 
@@ -89,11 +89,22 @@ void kv_close(struct kv_env *env);
 /*
  * Opens the table named name, creating it if missing. Call during start-up,
  * before other threads use env; the handle stays valid until kv_close().
+ * kv_open() has already opened every table the file contains, so that
+ * kv_digest() can read them; this call returns the same handle for those.
  */
 enum kv_err kv_table_open(struct kv_env *env, const char *name, kv_table *out);
 
 /* Doubles the map size, capped at map_size_max_bytes. */
 enum kv_err kv_grow(struct kv_env *env);
+
+/*
+ * Writes a consistent, compacted copy of the whole environment, as of one
+ * read transaction, to the file at path (created with mode 0600, replaced if
+ * present) and syncs it. The copy is a data.mdb file that kv_open() can
+ * open. It may take a while: run it off any latency-sensitive thread.
+ * kv_grow() waits until it is done.
+ */
+enum kv_err kv_copy_to_file(struct kv_env *env, const char *path);
 
 struct kv_stats {
 	size_t map_size_bytes;
@@ -148,5 +159,31 @@ enum kv_err kv_scan_begin(struct kv_txn *txn, kv_table table, const void *prefix
 			  struct kv_cursor **out);
 enum kv_err kv_scan_next(struct kv_cursor *cursor, struct kv_val *key, struct kv_val *value);
 void kv_scan_end(struct kv_cursor *cursor);
+
+/* Size of a kv_digest() output in bytes (BLAKE2b-256). */
+#define KV_DIGEST_BYTES 32
+
+/*
+ * Hashes the content of every table in txn's snapshot into out, so that two
+ * environments with the same tables and records give the same digest
+ * whatever order the records were written in. A table is left out when its
+ * name starts with one of the excluded_count strings in excluded_prefixes.
+ * A full name used as a prefix also leaves out longer names that start with
+ * it. kv does not interpret names: the caller chooses what to leave out.
+ *
+ * Format (libsodium crypto_generichash, BLAKE2b with a 32-byte output, no
+ * key): the ASCII tag "jkd-kv-digest-v1", then for each table in
+ * name order its name length, name and record count, then each record in
+ * key order as key length, key, value length and value. Every length and
+ * count is a 64-bit little-endian integer, so the digest is the same on
+ * every architecture and no record can pass for another table's.
+ *
+ * Every hashed table must have been opened in this process, by kv_open()
+ * (which opens the tables already in the file) or by kv_table_open().
+ * A table that another process created since then returns KV_UNSUPPORTED.
+ * Reads every record, so its cost grows with the size of the store.
+ */
+enum kv_err kv_digest(struct kv_txn *txn, const char *const *excluded_prefixes, size_t excluded_count,
+		      unsigned char out[KV_DIGEST_BYTES]);
 
 #endif

@@ -26,8 +26,10 @@
  *
  * Invariants (asserted with raft_check_invariants() after every tick, step
  * and advance when NDEBUG is not defined):
- *  - applied <= commit <= last index, and stable <= last index;
- *  - log terms never decrease along the log and never exceed the current term;
+ *  - snapshot index <= applied <= commit <= last index, and
+ *    snapshot index <= stable <= last index;
+ *  - log terms, starting from the snapshot's, never decrease along the log
+ *    and never exceed the current term;
  *  - the leader has lead == id and every follower's match < next <= last + 1;
  *  - a (pre-)candidate has no leader, and a candidate voted for itself.
  */
@@ -41,6 +43,7 @@
 enum progress_state {
 	PROGRESS_PROBE,     /* one AppendEntries at a time until the follower's log matches */
 	PROGRESS_REPLICATE, /* pipelined AppendEntries, bounded by the in-flight limits */
+	PROGRESS_SNAPSHOT,  /* the follower needs compacted entries: a snapshot is on its way, §5.1 */
 };
 
 /* The leader's view of one follower, dissertation §3.5 and §10.2. */
@@ -50,6 +53,7 @@ struct progress {
 	uint64_t next;
 	enum progress_state state;
 	bool probe_sent;          /* a probe is unacknowledged, so the next waits */
+	uint64_t pending_snapshot; /* index of the snapshot sent in snapshot state */
 	bool recent_active;       /* heard from within the last election timeout */
 	uint64_t heartbeat_acked; /* highest heartbeat sequence number acknowledged */
 	uint64_t *inflight_last;  /* ring of the last index of each unacknowledged message */
@@ -69,14 +73,17 @@ struct raft {
 	uint64_t term, vote, lead, commit, applied, stable;
 	struct raft_hard_state persisted_hs;
 
-	/* Membership: the bootstrap voters changed by every configuration
-	 * entry in the log, committed or not, §4.1. */
+	/* Membership: the snapshot's membership (the bootstrap voters when
+	 * there is no snapshot) changed by every configuration entry in the
+	 * log, committed or not, §4.1 and §5.1. */
 	uint64_t members[RAFT_MAX_NODES];
 	bool learner[RAFT_MAX_NODES];
 	size_t n_members;
-	uint64_t config_index; /* index of the last configuration entry, 0 for the bootstrap */
+	uint64_t config_index; /* index of the last configuration entry in the log, else 0 */
 
-	struct raft_entry *log; /* log[i] has index i + 1 */
+	struct raft_snapshot_meta snap; /* index 0 and the bootstrap voters before the first snapshot */
+	bool snap_unsent;               /* an installed snapshot is not yet in a ready */
+	struct raft_entry *log;         /* log[i] has index snap.index + i + 1 */
 	size_t log_len, log_cap;
 
 	unsigned election_elapsed, heartbeat_elapsed, randomized_timeout;
@@ -104,6 +111,7 @@ static const char *const err_messages[RAFT_ERR_COUNT] = {
 	[RAFT_NOT_VOTER] = "node is a learner, not a voter",
 	[RAFT_CHANGE_PENDING] = "a membership change is still uncommitted",
 	[RAFT_INVALID_CONFIG] = "invalid raft configuration or persisted state",
+	[RAFT_NOT_APPLIED] = "cannot compact beyond the applied index",
 	[RAFT_NO_MEMORY] = "out of memory",
 };
 
@@ -125,7 +133,7 @@ const char *raft_msg_type_name(enum raft_msg_type type)
 {
 	static const char *const names[RAFT_MSG_TYPE_COUNT] = {
 		"append", "append_resp", "heartbeat", "heartbeat_resp", "vote",
-		"vote_resp", "pre_vote", "pre_vote_resp", "timeout_now",
+		"vote_resp", "pre_vote", "pre_vote_resp", "timeout_now", "snapshot",
 	};
 
 	return (unsigned)type < RAFT_MSG_TYPE_COUNT ? names[type] : "unknown";
@@ -177,28 +185,34 @@ enum raft_err raft_msg_copy(struct raft_msg *dst, const struct raft_msg *src)
 
 /* Log */
 
+/*
+ * The entries up to the snapshot index are gone, so every access checks the
+ * index against both ends of the log, §5.1.3.
+ */
 uint64_t raft_last_index(const struct raft *r)
 {
-	return r->log_len;
+	return r->snap.index + r->log_len;
 }
 
 uint64_t raft_term_at(const struct raft *r, uint64_t index)
 {
-	if (index == 0 || index > r->log_len)
+	if (index == r->snap.index)
+		return r->snap.term;
+	if (index < r->snap.index || index > raft_last_index(r))
 		return 0;
-	return r->log[index - 1].term;
+	return r->log[index - r->snap.index - 1].term;
 }
 
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index)
 {
-	if (index == 0 || index > r->log_len)
+	if (index <= r->snap.index || index > raft_last_index(r))
 		return NULL;
-	return &r->log[index - 1];
+	return &r->log[index - r->snap.index - 1];
 }
 
 static uint64_t last_term(const struct raft *r)
 {
-	return raft_term_at(r, r->log_len);
+	return raft_term_at(r, raft_last_index(r));
 }
 
 /* Appends a copy of e; the caller has set its index to last + 1. */
@@ -213,7 +227,7 @@ static bool log_append(struct raft *r, const struct raft_entry *e)
 		r->log = log;
 		r->log_cap = cap;
 	}
-	assert(e->index == r->log_len + 1);
+	assert(e->index == raft_last_index(r) + 1);
 	if (!entry_copy(&r->log[r->log_len], e))
 		return false;
 	r->log_len++;
@@ -224,10 +238,25 @@ static bool log_append(struct raft *r, const struct raft_entry *e)
 static void log_truncate(struct raft *r, uint64_t index)
 {
 	assert(index > r->commit);
-	while (r->log_len >= index)
+	while (raft_last_index(r) >= index)
 		free(r->log[--r->log_len].data);
 	if (r->stable >= index)
 		r->stable = index - 1;
+}
+
+/* Drops the entries up to index, which the snapshot now covers. */
+static void log_drop_through(struct raft *r, uint64_t index)
+{
+	size_t n = (size_t)(index - r->snap.index);
+
+	assert(index >= r->snap.index);
+	assert(index <= raft_last_index(r));
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(r->log[i].data);
+	memmove(r->log, r->log + n, (r->log_len - n) * sizeof(*r->log));
+	r->log_len -= n;
 }
 
 /* Outputs */
@@ -386,11 +415,27 @@ static void progress_become_replicate(struct progress *pr)
 	inflight_reset(pr);
 }
 
+/* AppendEntries wait while the follower installs a snapshot: it needs what
+ * the leader no longer has. Heartbeats still go out. */
+static void progress_become_snapshot(struct progress *pr, uint64_t index)
+{
+	pr->state = PROGRESS_SNAPSHOT;
+	pr->pending_snapshot = index;
+	pr->next = index + 1;
+	pr->probe_sent = false;
+	inflight_reset(pr);
+}
+
 static bool progress_paused(const struct raft *r, const struct progress *pr)
 {
-	if (pr->state == PROGRESS_PROBE)
+	switch (pr->state) {
+	case PROGRESS_PROBE:
 		return pr->probe_sent;
-	return inflight_full(r, pr);
+	case PROGRESS_REPLICATE:
+		return inflight_full(r, pr);
+	default:
+		return true;
+	}
 }
 
 /* Membership changes */
@@ -408,28 +453,56 @@ static bool decode_conf_change(const struct raft_entry *e, enum raft_conf_op *op
 	return *id != 0;
 }
 
-static void apply_conf_change(struct raft *r, enum raft_conf_op op, uint64_t id)
+/* Changes the membership in conf; its index and term stay as they are. */
+static void apply_conf_change(struct raft_snapshot_meta *conf, enum raft_conf_op op, uint64_t id)
 {
-	int slot = node_slot(r, id);
+	size_t slot = 0;
 
+	while (slot < conf->n_members && conf->members[slot] != id)
+		slot++;
 	if (op == RAFT_CONF_REMOVE) {
-		if (slot < 0)
+		if (slot == conf->n_members)
 			return;
-		r->n_members--;
-		r->members[slot] = r->members[r->n_members];
-		r->learner[slot] = r->learner[r->n_members];
+		conf->n_members--;
+		conf->members[slot] = conf->members[conf->n_members];
+		conf->learner[slot] = conf->learner[conf->n_members];
 		return;
 	}
-	if (slot >= 0) {
+	if (slot < conf->n_members) {
 		if (op == RAFT_CONF_ADD_VOTER)
-			r->learner[slot] = false;
+			conf->learner[slot] = false;
 		return;
 	}
-	if (r->n_members == RAFT_MAX_NODES)
+	if (conf->n_members == RAFT_MAX_NODES)
 		return; /* raft_propose_conf_change() keeps the log from asking for this */
-	r->members[r->n_members] = id;
-	r->learner[r->n_members] = op == RAFT_CONF_ADD_LEARNER;
-	r->n_members++;
+	conf->members[conf->n_members] = id;
+	conf->learner[conf->n_members] = op == RAFT_CONF_ADD_LEARNER;
+	conf->n_members++;
+}
+
+/*
+ * Puts the membership at index into conf: the snapshot's changed by the
+ * configuration entries up to index, §4.1 and §5.1. Returns the index of the
+ * last of those entries, 0 when there is none.
+ */
+static uint64_t membership_at(const struct raft *r, uint64_t index, struct raft_snapshot_meta *conf)
+{
+	uint64_t config_index = 0;
+
+	assert(index >= r->snap.index);
+	assert(index <= raft_last_index(r));
+	*conf = r->snap;
+	for (uint64_t i = r->snap.index + 1; i <= index; i++) {
+		const struct raft_entry *e = raft_entry_at(r, i);
+		enum raft_conf_op op;
+		uint64_t id;
+
+		if (e->type != RAFT_ENTRY_CONF_CHANGE || !decode_conf_change(e, &op, &id))
+			continue;
+		apply_conf_change(conf, op, id);
+		config_index = i;
+	}
+	return config_index;
 }
 
 /* Moves each member's progress to its new slot and gives new members a fresh one. */
@@ -462,30 +535,22 @@ static void rebuild_progress(struct raft *r)
 		};
 		if (i < r->n_members) {
 			fresh[i].id = r->members[i];
-			fresh[i].next = r->log_len + 1;
+			fresh[i].next = raft_last_index(r) + 1;
 			fresh[i].recent_active = true;
 		}
 	}
 	memcpy(r->progress, fresh, sizeof(fresh));
 }
 
-/* Derives the membership from the bootstrap voters and the log, §4.1. */
+/* Takes the membership from the whole log, committed or not, §4.1. */
 static void recompute_membership(struct raft *r)
 {
-	r->n_members = r->config.n_nodes;
-	memcpy(r->members, r->config.nodes, sizeof(r->members));
-	memset(r->learner, 0, sizeof(r->learner));
-	r->config_index = 0;
-	for (size_t i = 0; i < r->log_len; i++) {
-		const struct raft_entry *e = &r->log[i];
-		enum raft_conf_op op;
-		uint64_t id;
+	struct raft_snapshot_meta conf;
 
-		if (e->type != RAFT_ENTRY_CONF_CHANGE || !decode_conf_change(e, &op, &id))
-			continue;
-		apply_conf_change(r, op, id);
-		r->config_index = e->index;
-	}
+	r->config_index = membership_at(r, raft_last_index(r), &conf);
+	r->n_members = conf.n_members;
+	memcpy(r->members, conf.members, sizeof(r->members));
+	memcpy(r->learner, conf.learner, sizeof(r->learner));
 	rebuild_progress(r);
 	memset(r->votes, 0, sizeof(r->votes));
 	memset(r->votes_seen, 0, sizeof(r->votes_seen));
@@ -513,7 +578,7 @@ static void reset(struct raft *r, uint64_t term)
 		struct progress *pr = &r->progress[i];
 
 		pr->match = 0;
-		pr->next = r->log_len + 1;
+		pr->next = raft_last_index(r) + 1;
 		pr->state = PROGRESS_PROBE;
 		pr->probe_sent = false;
 		pr->recent_active = false;
@@ -566,7 +631,7 @@ static void become_leader(struct raft *r)
 static bool log_up_to_date(const struct raft *r, uint64_t term, uint64_t index)
 {
 	/* The election restriction, §3.6.1: compare last terms, then lengths. */
-	return term > last_term(r) || (term == last_term(r) && index >= r->log_len);
+	return term > last_term(r) || (term == last_term(r) && index >= raft_last_index(r));
 }
 
 /* Records a vote and returns 1 when won, -1 when lost, 0 while undecided. */
@@ -621,7 +686,7 @@ static void campaign(struct raft *r, bool pre_vote, bool transfer)
 			.type = type,
 			.to = r->members[i],
 			.term = term,
-			.index = r->log_len,
+			.index = raft_last_index(r),
 			.log_term = last_term(r),
 			.context = transfer ? RAFT_CAMPAIGN_TRANSFER : 0,
 		};
@@ -633,6 +698,27 @@ static void campaign(struct raft *r, bool pre_vote, bool transfer)
 
 /* Replication */
 
+/*
+ * Sends the snapshot's metadata to a follower that needs entries the leader
+ * has compacted, §5.1. The driver streams the data; raft_report_snapshot()
+ * ends the snapshot state.
+ */
+static void send_snapshot(struct raft *r, struct progress *pr)
+{
+	struct raft_msg m = {
+		.type = RAFT_MSG_SNAPSHOT,
+		.to = pr->id,
+		.index = r->snap.index,
+		.log_term = r->snap.term,
+		.n_members = r->snap.n_members,
+	};
+
+	memcpy(m.members, r->snap.members, sizeof(m.members));
+	memcpy(m.learner, r->snap.learner, sizeof(m.learner));
+	progress_become_snapshot(pr, r->snap.index);
+	send(r, &m);
+}
+
 static void send_append(struct raft *r, struct progress *pr, bool send_if_empty)
 {
 	struct raft_msg m = { .type = RAFT_MSG_APPEND, .to = pr->id };
@@ -640,16 +726,23 @@ static void send_append(struct raft *r, struct progress *pr, bool send_if_empty)
 
 	if (progress_paused(r, pr))
 		return;
-	uint64_t last = r->log_len;
+	/* The entry before next, needed for the consistency check, or next
+	 * itself is compacted. */
+	if (pr->next <= r->snap.index) {
+		send_snapshot(r, pr);
+		return;
+	}
+	uint64_t last = raft_last_index(r);
 	size_t n = pr->next <= last ? (size_t)(last - pr->next + 1) : 0;
+	struct raft_entry *first = n > 0 ? &r->log[pr->next - r->snap.index - 1] : NULL;
 
 	if (n > r->config.max_msg_entries)
 		n = r->config.max_msg_entries;
 	/* Stop at the byte limit, but always send at least one entry. */
 	for (size_t i = 0; i < n; i++) {
-		bytes += r->log[pr->next - 1 + i].len;
+		bytes += first[i].len;
 		if (i > 0 && bytes > r->config.max_msg_bytes) {
-			bytes -= r->log[pr->next - 1 + i].len;
+			bytes -= first[i].len;
 			n = i;
 			break;
 		}
@@ -662,7 +755,7 @@ static void send_append(struct raft *r, struct progress *pr, bool send_if_empty)
 	if (n > 0) {
 		struct raft_msg view = m;
 
-		view.entries = &r->log[pr->next - 1];
+		view.entries = first;
 		view.n_entries = n;
 		if (raft_msg_copy(&m, &view) != RAFT_OK) {
 			r->out_of_memory = true;
@@ -781,7 +874,7 @@ static void append_local(struct raft *r, enum raft_entry_type type, const void *
 	struct raft_entry e = {
 		.type = type,
 		.term = r->term,
-		.index = r->log_len + 1,
+		.index = raft_last_index(r) + 1,
 		.data = (void *)data,
 		.len = len,
 	};
@@ -800,7 +893,7 @@ static void append_local(struct raft *r, enum raft_entry_type type, const void *
 
 static size_t uncommitted(const struct raft *r)
 {
-	return (size_t)(r->log_len - r->commit);
+	return (size_t)(raft_last_index(r) - r->commit);
 }
 
 enum raft_err raft_propose(struct raft *r, const void *data, size_t len, uint64_t *index)
@@ -819,7 +912,7 @@ enum raft_err raft_propose(struct raft *r, const void *data, size_t len, uint64_
 	if (r->out_of_memory)
 		return RAFT_NO_MEMORY;
 	if (index)
-		*index = r->log_len;
+		*index = raft_last_index(r);
 	return RAFT_OK;
 }
 
@@ -899,19 +992,26 @@ enum raft_err raft_propose_conf_change(struct raft *r, enum raft_conf_op op, uin
 	if (r->out_of_memory)
 		return RAFT_NO_MEMORY;
 	if (index)
-		*index = r->log_len;
+		*index = raft_last_index(r);
 	return RAFT_OK;
+}
+
+/* Finds the leader's progress of node id, for requests only a leader takes. */
+static enum raft_err leader_progress(struct raft *r, uint64_t id, struct progress **pr)
+{
+	if (r->role != RAFT_LEADER)
+		return RAFT_NOT_LEADER;
+	*pr = progress_of(r, id);
+	return *pr ? RAFT_OK : RAFT_UNKNOWN_NODE;
 }
 
 enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to)
 {
 	struct progress *pr;
+	enum raft_err err = leader_progress(r, to, &pr);
 
-	if (r->role != RAFT_LEADER)
-		return RAFT_NOT_LEADER;
-	pr = progress_of(r, to);
-	if (!pr)
-		return RAFT_UNKNOWN_NODE;
+	if (err != RAFT_OK)
+		return err;
 	if (to == r->config.id)
 		return RAFT_OK;
 	if (!raft_is_voter(r, to))
@@ -919,13 +1019,62 @@ enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to)
 	/* The transfer aborts if not done within an election timeout, §3.10. */
 	r->transferee = to;
 	r->election_elapsed = 0;
-	if (pr->match == r->log_len) {
+	if (pr->match == raft_last_index(r)) {
 		struct raft_msg m = { .type = RAFT_MSG_TIMEOUT_NOW, .to = to };
 
 		send(r, &m);
 	} else {
 		send_append(r, pr, true);
 	}
+	return RAFT_OK;
+}
+
+/* Log compaction */
+
+enum raft_err raft_compact(struct raft *r, uint64_t index)
+{
+	struct raft_snapshot_meta meta;
+
+	if (index <= r->snap.index)
+		return RAFT_OK;
+	/* The stable index is at least the applied one after every
+	 * raft_advance(), so the second test only catches misuse. */
+	if (index > r->applied || index > r->stable)
+		return RAFT_NOT_APPLIED;
+	/* Raft keeps the index and term of the last discarded entry, for the
+	 * AppendEntries consistency check, and the membership as of that entry,
+	 * chapter 5 and §5.1. */
+	membership_at(r, index, &meta);
+	meta.index = index;
+	meta.term = raft_term_at(r, index);
+	log_drop_through(r, index);
+	r->snap = meta;
+	assert(!raft_check_invariants(r));
+	return RAFT_OK;
+}
+
+void raft_snapshot_meta_get(const struct raft *r, struct raft_snapshot_meta *meta)
+{
+	*meta = r->snap;
+}
+
+enum raft_err raft_report_snapshot(struct raft *r, uint64_t to, bool ok)
+{
+	struct progress *pr;
+	enum raft_err err = leader_progress(r, to, &pr);
+
+	if (err != RAFT_OK)
+		return err;
+	if (pr->state != PROGRESS_SNAPSHOT)
+		return RAFT_OK;
+	/* Either way the next AppendEntries waits for a reply from the
+	 * follower: its reply to the snapshot after a success, or a heartbeat
+	 * reply after a failure, which then sends the snapshot again. */
+	progress_become_probe(r, pr);
+	if (ok && pr->next <= pr->pending_snapshot)
+		pr->next = pr->pending_snapshot + 1;
+	pr->probe_sent = true;
+	assert(!raft_check_invariants(r));
 	return RAFT_OK;
 }
 
@@ -1004,7 +1153,7 @@ static void handle_append(struct raft *r, const struct raft_msg *m)
 	if (raft_term_at(r, m->index) != m->log_term) {
 		resp.index = m->index;
 		resp.reject = true;
-		resp.hint = r->log_len;
+		resp.hint = raft_last_index(r);
 		reply(r, m, &resp);
 		return;
 	}
@@ -1040,11 +1189,57 @@ static void handle_append(struct raft *r, const struct raft_msg *m)
 	reply(r, m, &resp);
 }
 
+/* Replaces the log with a snapshot from the leader, §5.1. */
+static void install_snapshot(struct raft *r, const struct raft_snapshot_meta *meta)
+{
+	/* A snapshot of a prefix of the log keeps the entries after it;
+	 * otherwise the whole log is superseded and may conflict with it. */
+	if (raft_term_at(r, meta->index) == meta->term && meta->index <= raft_last_index(r))
+		log_drop_through(r, meta->index);
+	else
+		log_drop_through(r, raft_last_index(r));
+	r->snap = *meta;
+	r->snap_unsent = true;
+	r->commit = r->applied = meta->index;
+	/* The driver rewrites the whole stored log with the snapshot, so the
+	 * entries kept after it go out again in the next ready. */
+	r->stable = meta->index;
+	recompute_membership(r);
+}
+
+static bool snapshot_from_msg(const struct raft_msg *m, struct raft_snapshot_meta *meta)
+{
+	if (m->n_members == 0 || m->n_members > RAFT_MAX_NODES || m->log_term > m->term)
+		return false;
+	*meta = (struct raft_snapshot_meta){
+		.index = m->index, .term = m->log_term, .n_members = m->n_members,
+	};
+	memcpy(meta->members, m->members, sizeof(meta->members));
+	memcpy(meta->learner, m->learner, sizeof(meta->learner));
+	return true;
+}
+
+static void handle_snapshot(struct raft *r, const struct raft_msg *m)
+{
+	struct raft_msg resp = { .type = RAFT_MSG_APPEND_RESP, .index = r->commit };
+	struct raft_snapshot_meta meta;
+
+	if (!snapshot_from_msg(m, &meta))
+		return;
+	/* A snapshot that is not newer than the commit index brings nothing:
+	 * tell the leader where this node is. */
+	if (meta.index > r->commit) {
+		install_snapshot(r, &meta);
+		resp.index = meta.index;
+	}
+	reply(r, m, &resp);
+}
+
 static void handle_heartbeat(struct raft *r, const struct raft_msg *m)
 {
 	struct raft_msg resp = { .type = RAFT_MSG_HEARTBEAT_RESP, .context = m->context };
 
-	if (m->commit > r->commit && m->commit <= r->log_len)
+	if (m->commit > r->commit && m->commit <= raft_last_index(r))
 		r->commit = m->commit;
 	reply(r, m, &resp);
 }
@@ -1053,8 +1248,10 @@ static void handle_append_resp(struct raft *r, struct progress *pr, const struct
 {
 	pr->recent_active = true;
 	if (m->reject) {
-		if (m->index <= pr->match)
-			return; /* stale: that index was acknowledged since */
+		/* Stale: that index was acknowledged since, or it replies to an
+		 * AppendEntries sent before the snapshot. */
+		if (m->index <= pr->match || pr->state == PROGRESS_SNAPSHOT)
+			return;
 		if (pr->state == PROGRESS_REPLICATE) {
 			progress_become_probe(r, pr);
 		} else {
@@ -1073,9 +1270,11 @@ static void handle_append_resp(struct raft *r, struct progress *pr, const struct
 		pr->match = m->index;
 		if (pr->next < m->index + 1)
 			pr->next = m->index + 1;
-		if (pr->state == PROGRESS_PROBE)
+		/* The follower installed the snapshot, or had the entries. */
+		if (pr->state == PROGRESS_PROBE ||
+		    (pr->state == PROGRESS_SNAPSHOT && pr->match >= pr->pending_snapshot))
 			progress_become_replicate(pr);
-		else
+		else if (pr->state == PROGRESS_REPLICATE)
 			inflight_free_to(r, pr, m->index);
 		uint64_t commit = r->commit;
 
@@ -1088,7 +1287,7 @@ static void handle_append_resp(struct raft *r, struct progress *pr, const struct
 		pr->probe_sent = false;
 		send_append(r, pr, false);
 	}
-	if (pr->id == r->transferee && pr->match == r->log_len) {
+	if (pr->id == r->transferee && pr->match == raft_last_index(r)) {
 		struct raft_msg tn = { .type = RAFT_MSG_TIMEOUT_NOW, .to = pr->id };
 
 		send(r, &tn);
@@ -1109,14 +1308,17 @@ static void handle_heartbeat_resp(struct raft *r, struct progress *pr, const str
 	if (m->context > pr->heartbeat_acked)
 		pr->heartbeat_acked = m->context;
 	release_reads(r);
-	if (pr->match < r->log_len) {
+	if (pr->match < raft_last_index(r)) {
 		/* Everything was sent but not all acknowledged: a message may
 		 * be lost, so probe again from the last acknowledged index.
 		 * NOTE: under steady load this also restarts healthy pipelines
 		 * once per heartbeat; a retransmission timer would be cheaper. */
-		if (pr->state == PROGRESS_REPLICATE && pr->next > r->log_len)
+		if (pr->state == PROGRESS_REPLICATE && pr->next > raft_last_index(r))
 			progress_become_probe(r, pr);
-		send_append(r, pr, false);
+		/* A probe is sent even without new entries: a new member's
+		 * next starts past the leader's log, and only the probe's
+		 * rejection walks it back, §3.5. */
+		send_append(r, pr, pr->state == PROGRESS_PROBE);
 	}
 }
 
@@ -1151,6 +1353,11 @@ static void step_follower(struct raft *r, const struct raft_msg *m)
 		r->lead = m->from;
 		handle_heartbeat(r, m);
 		break;
+	case RAFT_MSG_SNAPSHOT:
+		r->election_elapsed = 0;
+		r->lead = m->from;
+		handle_snapshot(r, m);
+		break;
 	case RAFT_MSG_TIMEOUT_NOW:
 		/* Start an election at once, skipping PreVote, §3.10. */
 		if (raft_is_voter(r, r->config.id))
@@ -1161,12 +1368,17 @@ static void step_follower(struct raft *r, const struct raft_msg *m)
 	}
 }
 
+static bool from_leader(const struct raft_msg *m)
+{
+	return m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_SNAPSHOT;
+}
+
 static void step_candidate(struct raft *r, const struct raft_msg *m)
 {
 	enum raft_msg_type want = r->role == RAFT_PRE_CANDIDATE ? RAFT_MSG_PRE_VOTE_RESP : RAFT_MSG_VOTE_RESP;
 
 	/* A leader of our term exists, so this election is over, §3.4. */
-	if (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT) {
+	if (from_leader(m)) {
 		become_follower(r, m->term, m->from);
 		step_follower(r, m);
 		return;
@@ -1230,7 +1442,7 @@ static bool handle_term(struct raft *r, const struct raft_msg *m)
 			return true; /* PreVote never changes our term, §9.6 */
 		if (m->type == RAFT_MSG_PRE_VOTE_RESP && !m->reject)
 			return true; /* granted for the term we would campaign in */
-		if (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT)
+		if (from_leader(m))
 			become_follower(r, m->term, m->from);
 		else
 			become_follower(r, m->term, 0);
@@ -1239,8 +1451,7 @@ static bool handle_term(struct raft *r, const struct raft_msg *m)
 	if (m->term < r->term) {
 		/* Tell a stale leader about the newer term, so it steps down
 		 * even though our PreVote or CheckQuorum never raised its term. */
-		if ((r->config.check_quorum || r->config.pre_vote) &&
-		    (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT)) {
+		if ((r->config.check_quorum || r->config.pre_vote) && from_leader(m)) {
 			struct raft_msg resp = { .type = RAFT_MSG_APPEND_RESP };
 
 			reply(r, m, &resp);
@@ -1296,7 +1507,7 @@ bool raft_has_ready(const struct raft *r)
 {
 	struct raft_hard_state hs = hard_state(r);
 
-	return r->n_outbox > 0 || r->n_reads > 0 || r->stable < r->log_len ||
+	return r->n_outbox > 0 || r->n_reads > 0 || r->snap_unsent || r->stable < raft_last_index(r) ||
 	       apply_limit(r) > r->applied || memcmp(&hs, &r->persisted_hs, sizeof(hs)) != 0;
 }
 
@@ -1309,20 +1520,23 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
 		rd->has_hard_state = true;
 		rd->hard_state = hs;
 	}
-	rd->entries = r->log + r->stable;
-	rd->n_entries = (size_t)(r->log_len - r->stable);
+	rd->entries = r->log + (r->stable - r->snap.index);
+	rd->n_entries = (size_t)(raft_last_index(r) - r->stable);
 	rd->msgs = r->outbox;
 	rd->n_msgs = r->n_outbox;
-	rd->committed = r->log + r->applied;
+	rd->committed = r->log + (r->applied - r->snap.index);
 	rd->n_committed = (size_t)(apply_limit(r) - r->applied);
 	rd->reads = r->reads;
 	rd->n_reads = r->n_reads;
+	rd->snapshot = r->snap_unsent ? &r->snap : NULL;
 }
 
 void raft_advance(struct raft *r, const struct raft_ready *rd)
 {
 	if (rd->has_hard_state)
 		r->persisted_hs = rd->hard_state;
+	if (rd->snapshot)
+		r->snap_unsent = false;
 	if (rd->n_entries > 0)
 		r->stable = rd->entries[rd->n_entries - 1].index;
 	r->applied += rd->n_committed;
@@ -1370,22 +1584,46 @@ static enum raft_err apply_defaults(struct raft_config *c)
 	return RAFT_OK;
 }
 
-static enum raft_err restore(struct raft *r, const struct raft_hard_state *hs,
-			     const struct raft_entry *log, size_t n_log)
+/* Without a snapshot, the membership starts from the bootstrap voters. */
+static enum raft_err restore_snapshot(struct raft *r, const struct raft_snapshot_meta *snap)
 {
+	if (!snap || snap->index == 0) {
+		r->snap = (struct raft_snapshot_meta){ .n_members = r->config.n_nodes };
+		memcpy(r->snap.members, r->config.nodes, sizeof(r->snap.members));
+		return RAFT_OK;
+	}
+	if (snap->n_members == 0 || snap->n_members > RAFT_MAX_NODES || snap->term == 0)
+		return RAFT_INVALID_CONFIG;
+	r->snap = *snap;
+	/* A snapshot covers only committed and applied entries, §5.1. */
+	r->commit = r->applied = r->stable = snap->index;
+	return RAFT_OK;
+}
+
+static enum raft_err restore(struct raft *r, const struct raft_hard_state *hs,
+			     const struct raft_snapshot_meta *snap, const struct raft_entry *log,
+			     size_t n_log)
+{
+	enum raft_err err = restore_snapshot(r, snap);
+
+	if (err != RAFT_OK)
+		return err;
 	for (size_t i = 0; i < n_log; i++) {
-		if (log[i].index != i + 1)
+		if (log[i].index != raft_last_index(r) + 1 || log[i].term < last_term(r))
 			return RAFT_INVALID_CONFIG;
 		if (!log_append(r, &log[i]))
 			return RAFT_NO_MEMORY;
 	}
-	r->stable = r->log_len;
+	r->stable = raft_last_index(r);
 	if (hs) {
-		if (hs->commit > r->log_len)
+		if (hs->commit > raft_last_index(r))
 			return RAFT_INVALID_CONFIG;
 		r->term = hs->term;
 		r->vote = hs->vote;
-		r->commit = hs->commit;
+		/* The hard state may predate the snapshot if a crash came
+		 * between storing the two. */
+		if (hs->commit > r->commit)
+			r->commit = hs->commit;
 		r->persisted_hs = *hs;
 	}
 	/* A crash between writing entries and the hard state can leave the
@@ -1399,7 +1637,8 @@ static enum raft_err restore(struct raft *r, const struct raft_hard_state *hs,
 }
 
 enum raft_err raft_new(const struct raft_config *config, const struct raft_hard_state *hs,
-		       const struct raft_entry *log, size_t n_log, struct raft **out)
+		       const struct raft_snapshot_meta *snapshot, const struct raft_entry *log,
+		       size_t n_log, struct raft **out)
 {
 	struct raft *r = calloc(1, sizeof(*r));
 	enum raft_err err;
@@ -1417,7 +1656,7 @@ enum raft_err raft_new(const struct raft_config *config, const struct raft_hard_
 			err = RAFT_NO_MEMORY;
 	}
 	if (err == RAFT_OK)
-		err = restore(r, hs, log, n_log);
+		err = restore(r, hs, snapshot, log, n_log);
 	if (err == RAFT_OK)
 		recompute_membership(r);
 	if (err != RAFT_OK) {
@@ -1496,18 +1735,22 @@ uint64_t raft_match_index(const struct raft *r, uint64_t id)
 
 static const char *check_log(const struct raft *r)
 {
+	if (r->snap.index > r->applied)
+		return "snapshot index beyond applied index";
 	if (r->applied > r->commit)
 		return "applied index beyond commit index";
-	if (r->commit > r->log_len)
+	if (r->commit > raft_last_index(r))
 		return "commit index beyond last index";
-	if (r->stable > r->log_len)
-		return "stable index beyond last index";
+	if (r->stable < r->snap.index || r->stable > raft_last_index(r))
+		return "stable index outside the log";
+	if (r->snap.term > r->term)
+		return "snapshot term beyond current term";
 	for (size_t i = 0; i < r->log_len; i++) {
-		if (r->log[i].index != i + 1)
+		if (r->log[i].index != r->snap.index + i + 1)
 			return "log entry has the wrong index";
 		if (r->log[i].term > r->term)
 			return "log entry term beyond current term";
-		if (i > 0 && r->log[i].term < r->log[i - 1].term)
+		if (r->log[i].term < (i > 0 ? r->log[i - 1].term : r->snap.term))
 			return "log terms decrease";
 	}
 	return NULL;
@@ -1526,7 +1769,7 @@ static const char *check_role(const struct raft *r)
 	for (size_t i = 0; i < r->n_members; i++) {
 		const struct progress *pr = &r->progress[i];
 
-		if (pr->match >= pr->next || pr->next > r->log_len + 1)
+		if (pr->match >= pr->next || pr->next > raft_last_index(r) + 1)
 			return "follower progress out of range";
 	}
 	return NULL;

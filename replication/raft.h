@@ -23,6 +23,41 @@
  * happen between raft_ready() and raft_advance(). Everything in a ready
  * struct stays valid until raft_advance().
  *
+ * Log compaction, dissertation chapter 5. The caller owns the state machine
+ * and its snapshots; the core only keeps the snapshot's metadata (index,
+ * term and membership at that index) and never handles snapshot data.
+ *  - Compacting: once the state machine is durably saved at an index at or
+ *    below the applied index, call raft_compact() outside a ready, read the
+ *    metadata with raft_snapshot_meta_get() and store it with the snapshot
+ *    in one atomic write. Then delete the stored log entries up to the
+ *    index; after a crash in between, skip them at restart. Keep the
+ *    snapshot until a newer one replaces it, §5.1. For a state machine kept
+ *    on disk, the stored state at its applied index can be the snapshot,
+ *    §5.2.
+ *  - Restarting: load the newest snapshot into the state machine and pass its
+ *    metadata with the stored entries after it to raft_new(). The core then
+ *    emits the committed entries after the snapshot again in rd.committed,
+ *    so a state machine that persists its applied index skips those at or
+ *    below it.
+ *  - Sending, leader side: a RAFT_MSG_SNAPSHOT in rd.msgs is not sent as is.
+ *    The driver streams the snapshot at m.index with the message to m.to,
+ *    out of band (InstallSnapshot, §5.1). It may stream a newer snapshot
+ *    instead, one it compacted to after this ready, if it sets m.index,
+ *    m.log_term and the membership to that snapshot's metadata. Once the
+ *    stream has succeeded or failed, it calls raft_report_snapshot().
+ *    Heartbeats to that node go on meanwhile.
+ *  - Receiving, follower side: the driver stages the streamed data and
+ *    passes the message to raft_step() only once all of it has arrived. If
+ *    the node accepts it, the next ready has rd.snapshot set, and the driver
+ *    handles that ready in this order:
+ *	1. install the staged data as the state machine, store *rd.snapshot,
+ *	   delete every stored log entry and write rd.entries, all in one
+ *	   atomic write (the core puts the entries it keeps after the snapshot
+ *	   back in rd.entries, and a torn write could lose acknowledged ones);
+ *	2. persist rd.hard_state and sync, send rd.msgs, and go on as above.
+ *    If that ready has no rd.snapshot, the node already had the entries:
+ *    the driver discards the staged copy.
+ *
  * The core is independent of the shop: entries carry opaque bytes.
  */
 #ifndef JKD_REPLICATION_RAFT_H
@@ -43,6 +78,7 @@ enum raft_err {
 	RAFT_NOT_VOTER,      /* the node is a learner, so it cannot lead */
 	RAFT_CHANGE_PENDING, /* the previous membership change is not committed yet: retry later */
 	RAFT_INVALID_CONFIG, /* the configuration or the restored state is invalid */
+	RAFT_NOT_APPLIED,    /* compaction beyond the applied index: apply first */
 	RAFT_NO_MEMORY,
 	RAFT_ERR_COUNT,
 };
@@ -68,6 +104,7 @@ enum raft_msg_type {
 	RAFT_MSG_PRE_VOTE,      /* PreVote, dissertation §9.6 */
 	RAFT_MSG_PRE_VOTE_RESP,
 	RAFT_MSG_TIMEOUT_NOW,   /* leadership transfer, dissertation §3.10 */
+	RAFT_MSG_SNAPSHOT,      /* InstallSnapshot, dissertation §5.1; its data travels out of band */
 	RAFT_MSG_TYPE_COUNT,
 };
 
@@ -103,6 +140,9 @@ struct raft_entry {
  * VOTE and PRE_VOTE: index and log_term of the candidate's last entry,
  *     context is RAFT_CAMPAIGN_TRANSFER when a leadership transfer forces it.
  * VOTE_RESP and PRE_VOTE_RESP: reject.
+ * SNAPSHOT: index and log_term of the last entry the snapshot covers, and
+ *     members, learner and n_members, the membership at that index. The
+ *     follower replies with an APPEND_RESP.
  */
 struct raft_msg {
 	enum raft_msg_type type;
@@ -117,6 +157,9 @@ struct raft_msg {
 	bool reject;
 	size_t n_entries;
 	struct raft_entry *entries; /* owned by the message */
+	uint64_t members[RAFT_MAX_NODES]; /* SNAPSHOT only */
+	bool learner[RAFT_MAX_NODES];
+	size_t n_members;
 };
 
 #define RAFT_CAMPAIGN_TRANSFER 1
@@ -130,6 +173,15 @@ struct raft_hard_state {
 	uint64_t term;
 	uint64_t vote;   /* node voted for in term, 0 for none */
 	uint64_t commit;
+};
+
+/* The state a snapshot stands for: its last entry and the membership then, §5.1. */
+struct raft_snapshot_meta {
+	uint64_t index; /* last entry the snapshot covers, 0 for none */
+	uint64_t term;  /* term of that entry */
+	uint64_t members[RAFT_MAX_NODES];
+	bool learner[RAFT_MAX_NODES];
+	size_t n_members;
 };
 
 struct raft_read_state {
@@ -171,16 +223,22 @@ struct raft_ready {
 	size_t n_committed;
 	struct raft_read_state *reads;
 	size_t n_reads;
+	/* A snapshot received from the leader, to install before anything
+	 * else in this ready (see the top of this file); NULL for none. */
+	const struct raft_snapshot_meta *snapshot;
 };
 
 struct raft;
 
 /*
- * Creates a node from its persisted hard state and log (entries 1..n_log,
- * copied). hs and log may be NULL and 0 for a new node.
+ * Creates a node from its persisted hard state, snapshot metadata and log
+ * (entries snapshot->index + 1 onward, copied). hs, snapshot and log may be
+ * NULL (and n_log 0) for a new node; a NULL snapshot or one at index 0 means
+ * no snapshot, and the membership is then config->nodes.
  */
 enum raft_err raft_new(const struct raft_config *config, const struct raft_hard_state *hs,
-		       const struct raft_entry *log, size_t n_log, struct raft **out);
+		       const struct raft_snapshot_meta *snapshot, const struct raft_entry *log,
+		       size_t n_log, struct raft **out);
 void raft_free(struct raft *r);
 
 /* Advances the logical clock by one tick: elections and heartbeats. */
@@ -199,6 +257,24 @@ enum raft_err raft_propose_conf_change(struct raft *r, enum raft_conf_op op, uin
 /* Hands leadership to node to, dissertation §3.10. */
 enum raft_err raft_transfer_leadership(struct raft *r, uint64_t to);
 
+/*
+ * Drops the log entries up to index from memory, because the caller stores a
+ * durable snapshot of its state machine at index, §5.1. index must not
+ * exceed the applied index (RAFT_NOT_APPLIED); an index at or below the
+ * current snapshot does nothing. raft_term_at(index) still returns its term.
+ */
+enum raft_err raft_compact(struct raft *r, uint64_t index);
+/* Copies the metadata of the last snapshot (compacted or installed) into *meta. */
+void raft_snapshot_meta_get(const struct raft *r, struct raft_snapshot_meta *meta);
+/*
+ * Reports the end of the snapshot stream to node to, at the leader. After a
+ * success the leader waits for the node's reply and then replicates the
+ * entries after the snapshot. After a failure it sends a new
+ * RAFT_MSG_SNAPSHOT once the node replies to a heartbeat. Reports for a
+ * node that is not waiting for a snapshot are ignored.
+ */
+enum raft_err raft_report_snapshot(struct raft *r, uint64_t to, bool ok);
+
 bool raft_has_ready(const struct raft *r);
 void raft_ready(struct raft *r, struct raft_ready *rd);
 /* Records that rd was persisted, sent and applied, and frees its messages. */
@@ -212,8 +288,12 @@ uint64_t raft_commit_index(const struct raft *r);
 uint64_t raft_last_index(const struct raft *r);
 bool raft_is_member(const struct raft *r, uint64_t id);
 bool raft_is_voter(const struct raft *r, uint64_t id);
-/* Returns the term of the entry at index, or 0 when there is none. */
+/*
+ * Returns the term of the entry at index, or 0 when there is none. The term
+ * at the snapshot index is known; those of the entries before it are not.
+ */
 uint64_t raft_term_at(const struct raft *r, uint64_t index);
+/* Returns the entry at index, or NULL when it is compacted or beyond the log. */
 const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
 
 /*

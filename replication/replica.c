@@ -28,7 +28,7 @@
  * commit, so resending could apply it twice. It times out instead and the
  * client retries (checkouts with their Idempotency-Key).
  *
- * Ownership of requests between threads follows local.c before it: a
+ * Ownership of requests between threads: a
  * request belongs to the incoming queue, then to the replica thread, then
  * to its inbox until the done callback returns.
  */

@@ -24,6 +24,7 @@
 #include "store/search.h"
 #include "store/cart.h"
 #include "store/orders.h"
+#include "store/ops_api.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
 	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}
@@ -288,7 +289,11 @@ int node_routes_register(struct node *node)
 	    catalog_routes_register(node->public_router, node) != 0 ||
 	    search_routes_register(node->public_router, node) != 0 ||
 	    cart_routes_register(node->public_router, node) != 0 ||
-	    orders_routes_register(node->public_router, node) != 0)
+	    orders_routes_register(node->public_router, node) != 0 ||
+	    cluster_routes_register(node->operator_router, node) != 0)
+		return -1;
+	/* Cluster operator routes (store/ops_api.c). */
+	if (ops_api_register(node->operator_router, node) != 0)
 		return -1;
 	return 0;
 }
@@ -348,6 +353,7 @@ static int server_start(struct node *node)
 		.shutdown_timeout_ms = node->config.shutdown_timeout_ms,
 		.worker_start = worker_start,
 		.worker_stop = worker_stop,
+		.before_handler = node_before_handler,
 		.ctx = node,
 	};
 	int rc;

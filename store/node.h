@@ -99,6 +99,16 @@ int node_routes_register(struct node *node);
 /* Registers the operator raw KV routes (/kv/v1/...). */
 int kv_api_register(struct http_router *router, struct node *node);
 
+/* Registers the operator's cluster routes (/ops/v1/cluster...). */
+int cluster_routes_register(struct http_router *router, struct node *node);
+
+/*
+ * The HTTP server's before_handler: holds a request that asks for
+ * read-your-writes (X-Jkd-Min-Index) or a linearizable read
+ * (X-Jkd-Consistency) until this node has applied enough.
+ */
+bool node_before_handler(struct http_request *req, void *ctx);
+
 /* Checks "Authorization: Bearer <operator token>"; on failure responds 401 and returns false. */
 bool node_require_operator(struct http_request *req);
 

@@ -108,7 +108,15 @@ static void conn_dispatch(struct http_conn *c)
 		return;
 	}
 	http_exchange_handler_begin(ex);
+	if (c->worker->server->config.before_handler != NULL &&
+	    !c->worker->server->config.before_handler(&ex->req, c->worker->server->config.ctx))
+		return;
 	ex->req.route->def.handler(&ex->req);
+}
+
+void http_request_run_handler(struct http_request *req)
+{
+	req->route->def.handler(req);
 }
 
 /* Returns true for the rejections that respond 400 to malformed input. */

@@ -254,8 +254,18 @@ struct http_server_config {
 	 * freed by the server (user_data through user_data_free).
 	 */
 	void (*worker_stop)(void *worker_data, void *ctx);
+	/*
+	 * Optional; called on the worker thread before each routed request's
+	 * handler. Returning false defers the request: the hook then either
+	 * responds itself or calls http_request_run_handler() later on the
+	 * same thread (after waiting for replication to catch up, say).
+	 */
+	bool (*before_handler)(struct http_request *req, void *ctx);
 	void *ctx;
 };
+
+/* Runs the route's handler of a request that before_handler deferred. */
+void http_request_run_handler(struct http_request *req);
 
 struct http_server;
 

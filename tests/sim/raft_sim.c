@@ -8,11 +8,20 @@
  * (and may tear one between its entries and its hard state), restarts,
  * leadership transfers, and client proposals and reads throughout.
  *
- * Checked after every step: at most one leader per term, log matching,
- * leader completeness and the core's own invariants. State machine safety
- * means every applied entry equals the entry applied at that index on any
- * node. A ReadIndex result must not be older than what was committed when
- * the read started.
+ * Log compaction is always on. Each node's state machine is a hash chain
+ * over the applied entries, and a snapshot is the hash at an index. A node
+ * compacts once its log contains a seed-chosen number of applied entries, so
+ * lagging, restarted and re-added nodes catch up by snapshot streams, which
+ * fail or arrive late like messages. A crash keeps the last durable snapshot
+ * and may tear a compaction between the snapshot and the log deletion.
+ *
+ * Checked after every step: at most one leader per term, log matching over
+ * the entries both logs still hold, leader completeness and the core's own
+ * invariants. State machine safety means every applied entry equals the
+ * entry applied at that index on any node, and the state machine after
+ * each index, restored from a snapshot or not, is the same on every node.
+ * A ReadIndex result must not be older than what was committed when the
+ * read started.
  * After the fault phase the network heals and every node restarts; a leader
  * must then commit a new proposal on all nodes within LIVENESS_TICKS.
  *
@@ -35,27 +44,49 @@
 
 struct disk {
 	struct raft_hard_state hs;
-	struct raft_entry *log;
+	struct raft_snapshot_meta snap; /* index 0 before the first snapshot */
+	uint64_t snap_hash;             /* the state machine at snap.index */
+	struct raft_entry *log;         /* may start at or below snap.index after a torn compaction */
 	size_t len, cap;
+};
+
+/* Snapshot data received from a leader and not yet handed to the core. */
+struct staged {
+	bool has;
+	uint64_t index, term, hash;
 };
 
 struct node {
 	uint64_t id;
 	struct raft *r;
 	bool up;
+	unsigned incarnation; /* restarts, so a stream from a crashed sender dies */
 	struct disk disk;
 	uint64_t n_applied;
+	uint64_t *hashes;     /* hashes[i]: state machine after index i, valid from the snapshot on */
+	size_t hashes_cap;
+	struct staged staged;
 	uint64_t recorded_commit; /* commit index already copied into sim.committed */
+};
+
+enum packet_kind {
+	PACKET_MSG,
+	PACKET_SNAPSHOT,        /* a complete snapshot stream; m is its RAFT_MSG_SNAPSHOT */
+	PACKET_SNAPSHOT_FAILED, /* the sender learns that its stream to m.to failed */
 };
 
 struct packet {
 	struct raft_msg m;
 	uint64_t deliver_at;
+	enum packet_kind kind;
+	uint64_t snap_hash;          /* PACKET_SNAPSHOT: the state machine at m.index */
+	unsigned sender_incarnation; /* snapshot packets only */
 };
 
 struct committed {
 	uint64_t term;
 	uint64_t value;
+	uint64_t hash;          /* state machine after applying this index */
 	uint64_t observed_term; /* lowest term of a node that saw it committed */
 	bool applied;
 	bool known;
@@ -85,7 +116,11 @@ struct sim {
 	size_t n_reads;
 	uint64_t next_value, next_context;
 	bool failed;
-	unsigned crashes, membership_changes, transfers; /* accepted requests, printed for one seed */
+	uint64_t compact_threshold; /* applied entries kept in the log before a compaction */
+	uint64_t compact_lag_max;   /* how far below the applied index a compaction may stop */
+	/* Counts printed for one seed. */
+	unsigned crashes, membership_changes, transfers;
+	unsigned compactions, snapshots_sent, snapshots_installed;
 };
 
 static uint64_t next_rand(struct sim *s)
@@ -163,10 +198,24 @@ static uint64_t entry_value(const struct raft_entry *e)
 
 /* Disk */
 
+/* Deletes the stored entries from index on. */
 static void disk_truncate(struct disk *d, uint64_t index)
 {
-	while (d->len >= index)
+	while (d->len > 0 && d->log[d->len - 1].index >= index)
 		free(d->log[--d->len].data);
+}
+
+/* Deletes the stored entries up to index, which a snapshot covers. */
+static void disk_drop_through(struct disk *d, uint64_t index)
+{
+	size_t n = 0;
+
+	while (n < d->len && d->log[n].index <= index)
+		free(d->log[n++].data);
+	if (n == 0)
+		return; /* d->log may be NULL */
+	memmove(d->log, d->log + n, (d->len - n) * sizeof(*d->log));
+	d->len -= n;
 }
 
 static void disk_append(struct disk *d, const struct raft_entry *e)
@@ -186,8 +235,36 @@ static void disk_append(struct disk *d, const struct raft_entry *e)
 
 static void disk_free(struct disk *d)
 {
-	disk_truncate(d, 1);
+	disk_truncate(d, 0);
 	free(d->log);
+}
+
+/* State machine */
+
+static void set_hash(struct node *n, uint64_t index, uint64_t hash)
+{
+	if (index >= n->hashes_cap) {
+		n->hashes_cap = index * 2 + 64;
+		n->hashes = xrealloc(n->hashes, n->hashes_cap * sizeof(*n->hashes));
+	}
+	n->hashes[index] = hash;
+}
+
+/* Replaces the state machine with a snapshot of it at index. */
+static void restore_state_machine(struct node *n, uint64_t index, uint64_t hash)
+{
+	n->n_applied = index;
+	set_hash(n, index, hash);
+}
+
+static uint64_t mix(uint64_t hash, uint64_t value)
+{
+	/* One splitmix64 round over the chained value: order-sensitive. */
+	uint64_t z = hash ^ (value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2));
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
 /* Nodes */
@@ -210,18 +287,24 @@ static void node_start(struct sim *s, struct node *n)
 		.rand = sim_rand,
 		.rand_ctx = s,
 	};
+	const struct disk *d = &n->disk;
+	size_t skip = 0;
 	enum raft_err err;
 
 	for (int i = 0; i < s->n_nodes; i++)
 		c.nodes[i] = s->nodes[i].id;
-	err = raft_new(&c, &n->disk.hs, n->disk.log, n->disk.len, &n->r);
+	/* A torn compaction leaves entries the snapshot covers. */
+	while (skip < d->len && d->log[skip].index <= d->snap.index)
+		skip++;
+	err = raft_new(&c, &d->hs, &d->snap, skip < d->len ? d->log + skip : NULL, d->len - skip, &n->r);
 	if (err != RAFT_OK) {
 		fail(s, "node %" PRIu64 " failed to restart: %s", n->id, raft_strerror(err));
 		return;
 	}
 	n->up = true;
-	n->n_applied = 0;
-	n->recorded_commit = 0;
+	n->incarnation++;
+	restore_state_machine(n, d->snap.index, d->snap_hash);
+	n->recorded_commit = d->snap.index;
 }
 
 static void node_crash(struct sim *s, struct node *n)
@@ -230,11 +313,12 @@ static void node_crash(struct sim *s, struct node *n)
 	raft_free(n->r);
 	n->r = NULL;
 	n->up = false;
+	n->staged.has = false;
 }
 
 /* Network */
 
-static void net_push(struct sim *s, const struct raft_msg *m)
+static struct packet *net_push(struct sim *s, const struct raft_msg *m)
 {
 	if (s->n_net == s->net_cap) {
 		s->net_cap = s->net_cap ? s->net_cap * 2 : 256;
@@ -247,6 +331,8 @@ static void net_push(struct sim *s, const struct raft_msg *m)
 		exit(2);
 	}
 	p->deliver_at = s->now + 1 + (s->faults ? next_rand(s) % MAX_DELAY : next_rand(s) % 3);
+	p->kind = PACKET_MSG;
+	return p;
 }
 
 static void net_send(struct sim *s, const struct raft_msg *m)
@@ -313,13 +399,39 @@ static void check_committed(struct sim *s, const struct node *n, const struct ra
 		c->observed_term = term;
 }
 
+static uint64_t snapshot_index(const struct node *n)
+{
+	struct raft_snapshot_meta meta;
+
+	raft_snapshot_meta_get(n->r, &meta);
+	return meta.index;
+}
+
 static void record_commits(struct sim *s, struct node *n)
 {
 	uint64_t commit = raft_commit_index(n->r);
+	uint64_t first = n->recorded_commit + 1;
 
-	for (uint64_t i = n->recorded_commit + 1; i <= commit && !s->failed; i++)
+	/* An installed snapshot covers committed entries this node never saw. */
+	if (first <= snapshot_index(n))
+		first = snapshot_index(n) + 1;
+	for (uint64_t i = first; i <= commit && !s->failed; i++)
 		check_committed(s, n, raft_entry_at(n->r, i));
 	n->recorded_commit = commit;
+}
+
+/* A snapshot covers applied entries only, so it must match what was
+ * committed and applied at its index. */
+static void check_snapshot(struct sim *s, const struct node *n, uint64_t index, uint64_t term, uint64_t hash)
+{
+	const struct committed *c;
+
+	if (index == 0)
+		return;
+	c = committed_at(s, index);
+	if (!c->known || !c->applied || c->term != term || c->hash != hash)
+		fail(s, "node %" PRIu64 " has a snapshot at index %" PRIu64 " term %" PRIu64
+		     " that no node applied", n->id, index, term);
 }
 
 static uint64_t max_committed(const struct sim *s)
@@ -336,7 +448,8 @@ static void check_leader_completeness(struct sim *s, const struct node *n)
 {
 	uint64_t term = raft_term(n->r);
 
-	for (uint64_t i = 1; i < s->n_committed && s->committed[i].known; i++) {
+	/* The snapshot contains the entries up to its index. */
+	for (uint64_t i = snapshot_index(n) + 1; i < s->n_committed && s->committed[i].known; i++) {
 		const struct committed *c = &s->committed[i];
 
 		if (c->observed_term > term)
@@ -347,17 +460,23 @@ static void check_leader_completeness(struct sim *s, const struct node *n)
 	}
 }
 
-/* If two logs hold an entry with the same index and term, they are identical up to it. */
+/*
+ * If two logs hold an entry with the same index and term, they are
+ * identical up to it. Only the indexes both logs still hold count: from
+ * the later of the two snapshots, whose term both know, to the shorter end.
+ */
 static void check_log_matching(struct sim *s, const struct node *a, const struct node *b)
 {
-	uint64_t last = raft_last_index(a->r);
+	uint64_t last = raft_last_index(a->r), first = snapshot_index(a);
 
 	if (raft_last_index(b->r) < last)
 		last = raft_last_index(b->r);
-	for (uint64_t i = last; i >= 1; i--) {
+	if (snapshot_index(b) > first)
+		first = snapshot_index(b);
+	for (uint64_t i = last; i >= first && i >= 1; i--) {
 		if (raft_term_at(a->r, i) != raft_term_at(b->r, i))
 			continue;
-		for (uint64_t j = i; j >= 1; j--) {
+		for (uint64_t j = i; j > first; j--) {
 			const struct raft_entry *x = raft_entry_at(a->r, j), *y = raft_entry_at(b->r, j);
 
 			if (x->term != y->term || entry_value(x) != entry_value(y)) {
@@ -366,6 +485,9 @@ static void check_log_matching(struct sim *s, const struct node *a, const struct
 				return;
 			}
 		}
+		if (first > 0 && raft_term_at(a->r, first) != raft_term_at(b->r, first))
+			fail(s, "log matching broken between nodes %" PRIu64 " and %" PRIu64
+			     " at snapshot index %" PRIu64, a->id, b->id, first);
 		return;
 	}
 }
@@ -385,6 +507,10 @@ static void check_all(struct sim *s)
 			record_leader(s, n);
 			check_leader_completeness(s, n);
 		}
+		if (snapshot_index(n) != n->disk.snap.index)
+			fail(s, "node %" PRIu64 " has snapshot index %" PRIu64 " in memory but %" PRIu64
+			     " on disk", n->id, snapshot_index(n), n->disk.snap.index);
+		check_snapshot(s, n, n->disk.snap.index, n->disk.snap.term, n->disk.snap_hash);
 		record_commits(s, n);
 		for (int j = i + 1; j < s->n_nodes; j++)
 			if (s->nodes[j].up)
@@ -401,9 +527,19 @@ static void apply_entry(struct sim *s, struct node *n, const struct raft_entry *
 		     n->n_applied);
 		return;
 	}
-	n->n_applied = e->index;
+	uint64_t hash = mix(n->hashes[n->n_applied], entry_value(e));
+	struct committed *c;
+
 	check_committed(s, n, e);
-	committed_at(s, e->index)->applied = true;
+	c = committed_at(s, e->index);
+	if (!c->applied) {
+		c->applied = true;
+		c->hash = hash;
+	} else if (c->hash != hash) {
+		fail(s, "node %" PRIu64 " state machine differs after index %" PRIu64, n->id, e->index);
+	}
+	set_hash(n, e->index, hash);
+	n->n_applied = e->index;
 }
 
 static void answer_read(struct sim *s, const struct node *n, const struct raft_read_state *rs)
@@ -420,11 +556,35 @@ static void answer_read(struct sim *s, const struct node *n, const struct raft_r
 	}
 }
 
+/*
+ * Installs the staged snapshot as raft.h orders: state machine, metadata,
+ * deletion of the whole stored log and the entries of the ready, in one
+ * atomic write.
+ */
+static void install_snapshot(struct sim *s, struct node *n, const struct raft_ready *rd)
+{
+	const struct raft_snapshot_meta *meta = rd->snapshot;
+
+	if (!n->staged.has || n->staged.index != meta->index || n->staged.term != meta->term) {
+		fail(s, "node %" PRIu64 " installs snapshot %" PRIu64 " term %" PRIu64
+		     " but staged none or another", n->id, meta->index, meta->term);
+		return;
+	}
+	n->disk.snap = *meta;
+	n->disk.snap_hash = n->staged.hash;
+	disk_truncate(&n->disk, 0);
+	restore_state_machine(n, meta->index, n->staged.hash);
+	n->staged.has = false;
+	s->snapshots_installed++;
+}
+
 /* Persists rd, unless a crash comes first: then the ready is lost. */
 static bool persist(struct sim *s, struct node *n, const struct raft_ready *rd)
 {
 	if (s->faults && chance(s, 5))
 		return false;
+	if (rd->snapshot)
+		install_snapshot(s, n, rd);
 	if (rd->n_entries > 0) {
 		disk_truncate(&n->disk, rd->entries[0].index);
 		for (size_t i = 0; i < rd->n_entries; i++)
@@ -438,8 +598,87 @@ static bool persist(struct sim *s, struct node *n, const struct raft_ready *rd)
 	return true;
 }
 
+/* Log compaction and snapshot streams */
+
+/*
+ * Snapshots the state machine at or a little below the applied index once
+ * the log contains compact_threshold applied entries, or always when forced.
+ * The snapshot and its metadata are written atomically; a crash may come
+ * before that write or between it and the deletion of the covered entries.
+ */
+static void maybe_compact(struct sim *s, struct node *n, bool force)
+{
+	struct raft_snapshot_meta meta;
+	uint64_t index = n->n_applied;
+	enum raft_err err;
+
+	raft_snapshot_meta_get(n->r, &meta);
+	if (!force && n->n_applied < meta.index + s->compact_threshold)
+		return;
+	if (!force)
+		index -= next_rand(s) % (s->compact_lag_max + 1);
+	if (index <= meta.index)
+		return;
+	err = raft_compact(n->r, index);
+	if (err != RAFT_OK) {
+		fail(s, "node %" PRIu64 " failed to compact at %" PRIu64 ": %s", n->id, index, raft_strerror(err));
+		return;
+	}
+	raft_snapshot_meta_get(n->r, &meta);
+	if (meta.index != index || raft_term_at(n->r, index) != meta.term)
+		fail(s, "node %" PRIu64 " compacted at %" PRIu64 " but its snapshot is at %" PRIu64,
+		     n->id, index, meta.index);
+	if (s->faults && chance(s, 5)) {
+		node_crash(s, n);
+		return;
+	}
+	n->disk.snap = meta;
+	n->disk.snap_hash = n->hashes[index];
+	s->compactions++;
+	if (s->faults && chance(s, 20)) {
+		node_crash(s, n);
+		return;
+	}
+	disk_drop_through(&n->disk, index);
+}
+
+/*
+ * Streams the sender's durable snapshot for a RAFT_MSG_SNAPSHOT. It may be
+ * newer than the one the core announced, which raft.h allows. The stream
+ * takes longer than a message and may fail; the sender learns either way.
+ */
+static void stream_snapshot(struct sim *s, struct node *from, const struct raft_msg *announced)
+{
+	const struct disk *d = &from->disk;
+	struct raft_msg m = *announced;
+	struct packet *p;
+
+	if (d->snap.index < announced->index) {
+		fail(s, "node %" PRIu64 " announced snapshot %" PRIu64 " but stores %" PRIu64, from->id,
+		     announced->index, d->snap.index);
+		return;
+	}
+	m.index = d->snap.index;
+	m.log_term = d->snap.term;
+	m.n_members = d->snap.n_members;
+	memcpy(m.members, d->snap.members, sizeof(m.members));
+	memcpy(m.learner, d->snap.learner, sizeof(m.learner));
+	s->snapshots_sent++;
+	p = net_push(s, &m);
+	p->deliver_at += next_rand(s) % (4 * MAX_DELAY);
+	p->kind = PACKET_SNAPSHOT;
+	if (s->blocked[m.from - 1][m.to - 1] || (s->faults && chance(s, 1000)))
+		p->kind = PACKET_SNAPSHOT_FAILED;
+	p->snap_hash = d->snap_hash;
+	p->sender_incarnation = from->incarnation;
+}
+
+#define MAX_SNAPSHOT_MSGS (2 * MAX_NODES)
+
 static void drain(struct sim *s, struct node *n)
 {
+	struct raft_msg snapshots[MAX_SNAPSHOT_MSGS];
+	size_t n_snapshots = 0;
 	struct raft_ready rd;
 
 	while (n->up && !s->failed && raft_has_ready(n->r)) {
@@ -448,17 +687,87 @@ static void drain(struct sim *s, struct node *n)
 			node_crash(s, n);
 			return;
 		}
-		for (size_t i = 0; i < rd.n_msgs; i++)
-			net_send(s, &rd.msgs[i]);
+		for (size_t i = 0; i < rd.n_msgs; i++) {
+			if (rd.msgs[i].type != RAFT_MSG_SNAPSHOT)
+				net_send(s, &rd.msgs[i]);
+			else if (n_snapshots < MAX_SNAPSHOT_MSGS)
+				snapshots[n_snapshots++] = rd.msgs[i]; /* no entries to own */
+			else
+				fail(s, "node %" PRIu64 " sent too many snapshots in one drain", n->id);
+		}
 		for (size_t i = 0; i < rd.n_committed; i++)
 			apply_entry(s, n, &rd.committed[i]);
 		for (size_t i = 0; i < rd.n_reads; i++)
 			answer_read(s, n, &rd.reads[i]);
 		raft_advance(n->r, &rd);
 	}
+	if (!n->up || s->failed)
+		return;
+	/* Compacting between raft_advance() and the next input is allowed;
+	 * half of the time the sender snapshots its newest state to stream. */
+	maybe_compact(s, n, n_snapshots > 0 && chance(s, 5000));
+	for (size_t i = 0; i < n_snapshots && n->up; i++)
+		stream_snapshot(s, n, &snapshots[i]);
 }
 
 /* Events */
+
+static void report_snapshot(struct sim *s, const struct packet *p, bool ok)
+{
+	struct node *from = &s->nodes[p->m.from - 1];
+
+	/* A stream dies with its sender, and a restarted sender has no
+	 * snapshot state to end. */
+	if (!from->up || from->incarnation != p->sender_incarnation)
+		return;
+	raft_report_snapshot(from->r, p->m.to, ok);
+	drain(s, from);
+}
+
+/* Hands a complete stream to the receiver; the sender may learn of the
+ * success before or after the receiver handles it. */
+static void deliver_snapshot(struct sim *s, const struct packet *p)
+{
+	struct node *to = &s->nodes[p->m.to - 1];
+	bool report_first = chance(s, 5000);
+
+	if (!to->up || s->blocked[p->m.from - 1][p->m.to - 1]) {
+		report_snapshot(s, p, false);
+		return;
+	}
+	if (report_first)
+		report_snapshot(s, p, true);
+	to->staged = (struct staged){
+		.has = true, .index = p->m.index, .term = p->m.log_term, .hash = p->snap_hash,
+	};
+	raft_step(to->r, &p->m);
+	drain(s, to);
+	to->staged.has = false; /* not installed: the node had the entries */
+	if (!report_first)
+		report_snapshot(s, p, true);
+}
+
+static void deliver(struct sim *s, const struct packet *p)
+{
+	struct node *to = &s->nodes[p->m.to - 1];
+	const struct node *from = &s->nodes[p->m.from - 1];
+
+	switch (p->kind) {
+	case PACKET_MSG:
+		if (to->up && !s->blocked[p->m.from - 1][p->m.to - 1]) {
+			raft_step(to->r, &p->m);
+			drain(s, to);
+		}
+		break;
+	case PACKET_SNAPSHOT:
+		if (from->up && from->incarnation == p->sender_incarnation)
+			deliver_snapshot(s, p);
+		break;
+	case PACKET_SNAPSHOT_FAILED:
+		report_snapshot(s, p, false);
+		break;
+	}
+}
 
 static void deliver_due(struct sim *s)
 {
@@ -478,10 +787,7 @@ static void deliver_due(struct sim *s)
 			fprintf(stderr, "%" PRIu64 ": %s %" PRIu64 "->%" PRIu64 " term %" PRIu64 " index %" PRIu64 " up %d blocked %d\n",
 				s->now, raft_msg_type_name(p.m.type), p.m.from, p.m.to, p.m.term, p.m.index, to->up,
 				s->blocked[p.m.from - 1][p.m.to - 1]);
-		if (to->up && !s->blocked[p.m.from - 1][p.m.to - 1]) {
-			raft_step(to->r, &p.m);
-			drain(s, to);
-		}
+		deliver(s, &p);
 		raft_msg_clear(&p.m);
 	}
 }
@@ -689,6 +995,7 @@ static void sim_free(struct sim *s)
 		if (s->nodes[i].up)
 			node_crash(s, &s->nodes[i]);
 		disk_free(&s->nodes[i].disk);
+		free(s->nodes[i].hashes);
 	}
 	for (size_t i = 0; i < s->n_net; i++)
 		raft_msg_clear(&s->net[i].m);
@@ -704,6 +1011,9 @@ static bool run(const char *prog, uint64_t seed, int n_nodes, long steps, bool v
 	};
 	bool ok;
 
+	/* From a snapshot after every entry to one after 48 entries. */
+	s.compact_threshold = 1 + next_rand(&s) % 48;
+	s.compact_lag_max = next_rand(&s) % (s.compact_threshold + 1);
 	for (int i = 0; i < n_nodes; i++)
 		s.nodes[i].id = (uint64_t)i + 1;
 	for (int i = 0; i < n_nodes; i++)
@@ -715,8 +1025,10 @@ static bool run(const char *prog, uint64_t seed, int n_nodes, long steps, bool v
 	ok = !s.failed;
 	if (verbose)
 		printf("seed %" PRIu64 ": %zu terms with a leader, %" PRIu64 " entries committed, %u crashes, "
-		       "%u membership changes, %u leadership transfers\n", seed, terms_with_leader(&s),
-		       max_committed(&s), s.crashes, s.membership_changes, s.transfers);
+		       "%u membership changes, %u leadership transfers, %u compactions (threshold %" PRIu64
+		       "), %u snapshots sent, %u installed\n", seed, terms_with_leader(&s), max_committed(&s),
+		       s.crashes, s.membership_changes, s.transfers, s.compactions, s.compact_threshold,
+		       s.snapshots_sent, s.snapshots_installed);
 	sim_free(&s);
 	return ok;
 }

@@ -19,8 +19,9 @@ struct outbox {
 	uint64_t applied;
 };
 
-static struct raft *new_node(uint64_t id, bool pre_vote, const struct raft_hard_state *hs,
-			     const struct raft_entry *log, size_t n_log)
+static struct raft *restart_node(uint64_t id, bool pre_vote, const struct raft_hard_state *hs,
+				 const struct raft_snapshot_meta *snap, const struct raft_entry *log,
+				 size_t n_log)
 {
 	struct raft_config c = {
 		.id = id,
@@ -33,8 +34,14 @@ static struct raft *new_node(uint64_t id, bool pre_vote, const struct raft_hard_
 	};
 	struct raft *r = NULL;
 
-	assert_int_equal(raft_new(&c, hs, log, n_log, &r), RAFT_OK);
+	assert_int_equal(raft_new(&c, hs, snap, log, n_log, &r), RAFT_OK);
 	return r;
+}
+
+static struct raft *new_node(uint64_t id, bool pre_vote, const struct raft_hard_state *hs,
+			     const struct raft_entry *log, size_t n_log)
+{
+	return restart_node(id, pre_vote, hs, NULL, log, n_log);
 }
 
 static void outbox_clear(struct outbox *out)
@@ -379,6 +386,317 @@ static void follower_rejects_proposal(void **state)
 	raft_free(r);
 }
 
+/* Snapshots and log compaction */
+
+/* Makes node 1 leader of term 1 with entries 1 to 4 committed and applied,
+ * acknowledged by node 2 only. */
+static struct raft *leader_with_applied_log(struct outbox *out)
+{
+	struct raft *r = new_leader(NULL, NULL, 0, out);
+	struct raft_msg ack = { .type = RAFT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1, .index = 1 };
+	uint64_t value = 7;
+
+	assert_int_equal(raft_step(r, &ack), RAFT_OK);
+	drain(r, out);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(raft_propose(r, &value, sizeof(value), NULL), RAFT_OK);
+	drain(r, out);
+	ack.index = 4;
+	assert_int_equal(raft_step(r, &ack), RAFT_OK);
+	drain(r, out);
+	assert_int_equal(raft_commit_index(r), 4);
+	assert_int_equal(out->applied, 4);
+	return r;
+}
+
+/* Node 3 has acknowledged nothing; its heartbeat reply makes the leader
+ * look at what it needs. */
+static void heartbeat_reply_from_3(struct raft *r, struct outbox *out)
+{
+	struct raft_msg hb_ack = { .type = RAFT_MSG_HEARTBEAT_RESP, .from = 3, .to = 1, .term = 1 };
+
+	assert_int_equal(raft_step(r, &hb_ack), RAFT_OK);
+	drain(r, out);
+}
+
+static void compact_keeps_snapshot_term(void **state)
+{
+	struct outbox out = { 0 };
+	struct raft *r = leader_with_applied_log(&out);
+	struct raft_snapshot_meta meta;
+
+	(void)state;
+	assert_int_equal(raft_compact(r, 5), RAFT_NOT_APPLIED);
+	assert_int_equal(raft_compact(r, 3), RAFT_OK);
+	assert_int_equal(raft_term_at(r, 3), 1);
+	assert_int_equal(raft_term_at(r, 2), 0);
+	assert_null(raft_entry_at(r, 3));
+	assert_non_null(raft_entry_at(r, 4));
+	assert_int_equal(raft_last_index(r), 4);
+	raft_snapshot_meta_get(r, &meta);
+	assert_int_equal(meta.index, 3);
+	assert_int_equal(meta.term, 1);
+	assert_int_equal(meta.n_members, 3);
+	assert_false(meta.learner[0] || meta.learner[1] || meta.learner[2]);
+
+	/* An older index is already covered. */
+	assert_int_equal(raft_compact(r, 2), RAFT_OK);
+	raft_snapshot_meta_get(r, &meta);
+	assert_int_equal(meta.index, 3);
+	assert_null(raft_check_invariants(r));
+	outbox_clear(&out);
+	raft_free(r);
+}
+
+static void compact_records_membership_at_index(void **state)
+{
+	struct outbox out = { 0 };
+	struct raft *r = leader_with_applied_log(&out);
+	struct raft_msg ack = { .type = RAFT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1, .index = 5 };
+	struct raft_snapshot_meta meta;
+
+	(void)state;
+	assert_int_equal(raft_propose_conf_change(r, RAFT_CONF_ADD_LEARNER, 4, NULL), RAFT_OK);
+	drain(r, &out);
+	assert_int_equal(raft_step(r, &ack), RAFT_OK);
+	drain(r, &out);
+	assert_int_equal(out.applied, 5);
+
+	/* Before the configuration entry, node 4 is not a member yet. */
+	assert_int_equal(raft_compact(r, 4), RAFT_OK);
+	raft_snapshot_meta_get(r, &meta);
+	assert_int_equal(meta.n_members, 3);
+	assert_int_equal(raft_compact(r, 5), RAFT_OK);
+	raft_snapshot_meta_get(r, &meta);
+	assert_int_equal(meta.n_members, 4);
+	assert_int_equal(meta.members[3], 4);
+	assert_true(meta.learner[3]);
+	assert_true(raft_is_member(r, 4));
+	outbox_clear(&out);
+	raft_free(r);
+}
+
+static void leader_sends_snapshot_to_lagging_follower(void **state)
+{
+	struct outbox out = { 0 };
+	struct raft *r = leader_with_applied_log(&out);
+	const struct raft_msg *snap;
+	uint64_t value = 8;
+
+	(void)state;
+	assert_int_equal(raft_compact(r, 4), RAFT_OK);
+	heartbeat_reply_from_3(r, &out);
+	snap = find_msg(&out, RAFT_MSG_SNAPSHOT, 3);
+	assert_non_null(snap);
+	assert_int_equal(snap->index, 4);
+	assert_int_equal(snap->log_term, 1);
+	assert_int_equal(snap->n_members, 3);
+	assert_null(find_msg(&out, RAFT_MSG_APPEND, 3));
+
+	/* While the snapshot is on its way, node 3 gets heartbeats but no entries. */
+	assert_int_equal(raft_propose(r, &value, sizeof(value), NULL), RAFT_OK);
+	drain(r, &out);
+	assert_non_null(find_msg(&out, RAFT_MSG_APPEND, 2));
+	assert_null(find_msg(&out, RAFT_MSG_APPEND, 3));
+	heartbeat_reply_from_3(r, &out);
+	assert_null(find_msg(&out, RAFT_MSG_SNAPSHOT, 3));
+	tick_n(r, 1);
+	drain(r, &out);
+	assert_non_null(find_msg(&out, RAFT_MSG_HEARTBEAT, 3));
+	outbox_clear(&out);
+	raft_free(r);
+}
+
+static void failed_snapshot_is_retried(void **state)
+{
+	struct outbox out = { 0 };
+	struct raft *r = leader_with_applied_log(&out);
+
+	(void)state;
+	assert_int_equal(raft_compact(r, 4), RAFT_OK);
+	heartbeat_reply_from_3(r, &out);
+	assert_non_null(find_msg(&out, RAFT_MSG_SNAPSHOT, 3));
+
+	/* The retry waits for a sign of life from the follower. */
+	assert_int_equal(raft_report_snapshot(r, 3, false), RAFT_OK);
+	drain(r, &out);
+	assert_null(find_msg(&out, RAFT_MSG_SNAPSHOT, 3));
+	heartbeat_reply_from_3(r, &out);
+	assert_non_null(find_msg(&out, RAFT_MSG_SNAPSHOT, 3));
+	assert_int_equal(raft_report_snapshot(r, 9, false), RAFT_UNKNOWN_NODE);
+	outbox_clear(&out);
+	raft_free(r);
+}
+
+static void snapshot_reply_resumes_appends(void **state)
+{
+	struct outbox out = { 0 };
+	struct raft *r = leader_with_applied_log(&out);
+	struct raft_msg resp = { .type = RAFT_MSG_APPEND_RESP, .from = 3, .to = 1, .term = 1, .index = 4 };
+	const struct raft_msg *append;
+	uint64_t value = 9;
+
+	(void)state;
+	assert_int_equal(raft_compact(r, 4), RAFT_OK);
+	heartbeat_reply_from_3(r, &out);
+	assert_int_equal(raft_report_snapshot(r, 3, true), RAFT_OK);
+	assert_int_equal(raft_step(r, &resp), RAFT_OK);
+	drain(r, &out);
+	assert_int_equal(raft_propose(r, &value, sizeof(value), NULL), RAFT_OK);
+	drain(r, &out);
+	append = find_msg(&out, RAFT_MSG_APPEND, 3);
+	assert_non_null(append);
+	assert_int_equal(append->index, 4);
+	assert_int_equal(append->log_term, 1);
+	assert_int_equal(append->n_entries, 1);
+	outbox_clear(&out);
+	raft_free(r);
+}
+
+/* A leader's RAFT_MSG_SNAPSHOT of term 3 at index 3, with node 4 a learner. */
+static struct raft_msg snapshot_msg(uint64_t index, uint64_t log_term)
+{
+	struct raft_msg m = {
+		.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 3, .index = index,
+		.log_term = log_term, .members = { 1, 2, 3, 4 }, .learner = { [3] = true }, .n_members = 4,
+	};
+
+	return m;
+}
+
+static void snapshot_replaces_conflicting_log(void **state)
+{
+	struct raft_entry log[] = {
+		{ .term = 1, .index = 1 }, { .term = 1, .index = 2 }, { .term = 2, .index = 3 },
+	};
+	struct raft_hard_state hs = { .term = 2, .commit = 1 };
+	struct raft *r = new_node(2, false, &hs, log, 3);
+	struct raft_msg m = snapshot_msg(3, 3);
+	struct raft_ready rd;
+
+	(void)state;
+	assert_int_equal(raft_step(r, &m), RAFT_OK);
+	assert_int_equal(raft_last_index(r), 3);
+	assert_int_equal(raft_term_at(r, 3), 3);
+	assert_null(raft_entry_at(r, 3));
+	assert_int_equal(raft_commit_index(r), 3);
+	assert_true(raft_is_member(r, 4));
+	assert_false(raft_is_voter(r, 4));
+
+	raft_ready(r, &rd);
+	assert_non_null(rd.snapshot);
+	assert_int_equal(rd.snapshot->index, 3);
+	assert_int_equal(rd.snapshot->term, 3);
+	assert_int_equal(rd.n_entries, 0);
+	assert_int_equal(rd.n_committed, 0);
+	assert_true(rd.has_hard_state);
+	assert_int_equal(rd.hard_state.commit, 3);
+	assert_int_equal(rd.n_msgs, 1);
+	assert_int_equal(rd.msgs[0].type, RAFT_MSG_APPEND_RESP);
+	assert_false(rd.msgs[0].reject);
+	assert_int_equal(rd.msgs[0].index, 3);
+	raft_advance(r, &rd);
+	assert_false(raft_has_ready(r));
+	raft_free(r);
+}
+
+static void snapshot_keeps_matching_suffix(void **state)
+{
+	struct raft_entry log[] = {
+		{ .term = 1, .index = 1 }, { .term = 1, .index = 2 }, { .term = 3, .index = 3 },
+		{ .term = 3, .index = 4 },
+	};
+	struct raft_hard_state hs = { .term = 3, .commit = 1 };
+	struct raft *r = new_node(2, false, &hs, log, 4);
+	struct raft_msg m = snapshot_msg(3, 3);
+	struct raft_ready rd;
+
+	(void)state;
+	assert_int_equal(raft_step(r, &m), RAFT_OK);
+	assert_int_equal(raft_last_index(r), 4);
+	assert_non_null(raft_entry_at(r, 4));
+	assert_int_equal(raft_commit_index(r), 3);
+
+	/* The driver rewrites its whole stored log, so the kept entry goes out again. */
+	raft_ready(r, &rd);
+	assert_non_null(rd.snapshot);
+	assert_int_equal(rd.n_entries, 1);
+	assert_int_equal(rd.entries[0].index, 4);
+	raft_advance(r, &rd);
+	raft_free(r);
+}
+
+static void stale_snapshot_answered_with_commit(void **state)
+{
+	struct raft_entry log[] = {
+		{ .term = 1, .index = 1 }, { .term = 1, .index = 2 }, { .term = 3, .index = 3 },
+	};
+	struct raft_hard_state hs = { .term = 3, .commit = 3 };
+	struct raft *r = new_node(2, false, &hs, log, 3);
+	struct raft_msg m = snapshot_msg(2, 1);
+	struct raft_ready rd;
+
+	(void)state;
+	assert_int_equal(raft_step(r, &m), RAFT_OK);
+	assert_int_equal(raft_last_index(r), 3);
+	assert_non_null(raft_entry_at(r, 1));
+	assert_false(raft_is_member(r, 4));
+	raft_ready(r, &rd);
+	assert_null(rd.snapshot);
+	assert_int_equal(rd.n_msgs, 1);
+	assert_int_equal(rd.msgs[0].type, RAFT_MSG_APPEND_RESP);
+	assert_int_equal(rd.msgs[0].index, 3);
+	raft_advance(r, &rd);
+	raft_free(r);
+}
+
+static void restart_from_snapshot_and_suffix(void **state)
+{
+	struct raft_snapshot_meta meta = {
+		.index = 5, .term = 2, .members = { 1, 2, 3, 4 }, .learner = { [3] = true }, .n_members = 4,
+	};
+	struct raft_entry log[] = { { .term = 2, .index = 6 }, { .term = 3, .index = 7 } };
+	struct raft_hard_state hs = { .term = 3, .commit = 6 };
+	struct raft *r = restart_node(2, false, &hs, &meta, log, 2);
+	struct raft_ready rd;
+
+	(void)state;
+	assert_int_equal(raft_last_index(r), 7);
+	assert_int_equal(raft_term_at(r, 5), 2);
+	assert_int_equal(raft_term_at(r, 7), 3);
+	assert_int_equal(raft_commit_index(r), 6);
+	assert_true(raft_is_member(r, 4));
+	assert_false(raft_is_voter(r, 4));
+
+	/* Only the committed entries after the snapshot are applied again. */
+	raft_ready(r, &rd);
+	assert_null(rd.snapshot);
+	assert_int_equal(rd.n_entries, 0);
+	assert_int_equal(rd.n_committed, 1);
+	assert_int_equal(rd.committed[0].index, 6);
+	raft_advance(r, &rd);
+	raft_free(r);
+}
+
+static void restart_rejects_gap_after_snapshot(void **state)
+{
+	struct raft_snapshot_meta meta = { .index = 5, .term = 2, .members = { 1, 2, 3 }, .n_members = 3 };
+	struct raft_entry log[] = { { .term = 2, .index = 7 } };
+	struct raft_config c = { .id = 2, .nodes = { 1, 2, 3 }, .n_nodes = 3 };
+	struct raft_hard_state hs = { .term = 2, .commit = 4 };
+	struct raft *r = NULL;
+
+	(void)state;
+	assert_int_equal(raft_new(&c, &hs, &meta, log, 1, &r), RAFT_INVALID_CONFIG);
+	assert_null(r);
+
+	/* A hard state older than the snapshot is lifted to it. */
+	assert_int_equal(raft_new(&c, &hs, &meta, NULL, 0, &r), RAFT_OK);
+	assert_int_equal(raft_commit_index(r), 5);
+	assert_int_equal(raft_last_index(r), 5);
+	raft_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +712,16 @@ int main(void)
 		cmocka_unit_test(learner_never_campaigns),
 		cmocka_unit_test(conf_change_waits_for_commit),
 		cmocka_unit_test(follower_rejects_proposal),
+		cmocka_unit_test(compact_keeps_snapshot_term),
+		cmocka_unit_test(compact_records_membership_at_index),
+		cmocka_unit_test(leader_sends_snapshot_to_lagging_follower),
+		cmocka_unit_test(failed_snapshot_is_retried),
+		cmocka_unit_test(snapshot_reply_resumes_appends),
+		cmocka_unit_test(snapshot_replaces_conflicting_log),
+		cmocka_unit_test(snapshot_keeps_matching_suffix),
+		cmocka_unit_test(stale_snapshot_answered_with_commit),
+		cmocka_unit_test(restart_from_snapshot_and_suffix),
+		cmocka_unit_test(restart_rejects_gap_after_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
