@@ -66,30 +66,44 @@ static void wait_membership(uint32_t id, int expected)
 	}
 }
 
+/*
+ * Sends a membership change to member via, retrying while the previous change
+ * is still pending (503 membership_change_pending); fails unless it gets 202.
+ */
+static void member_change(size_t via, const char *method, const char *path, const char *body)
+{
+	int64_t deadline = cluster_now_ms() + TIMEOUT_MS;
+	struct http_reply reply;
+
+	for (;;) {
+		http_operator(cluster.members[via].node, method, path, "Content-Type: application/json\r\n", body,
+			      body != NULL ? strlen(body) : 0, &reply);
+		if (reply.status == 202)
+			break;
+		if (reply.status != 503 || strstr(reply.body, "/problems/membership_change_pending") == NULL ||
+		    cluster_now_ms() > deadline)
+			fail_msg("%s %s returned %d: %s", method, path, reply.status, reply.body);
+		http_reply_free(&reply);
+		cluster_poll_pause();
+	}
+	http_reply_free(&reply);
+}
+
 static void member_add(size_t via, size_t added)
 {
 	char body[160];
-	struct http_reply reply;
 
 	snprintf(body, sizeof(body), "{\"id\":%" PRIu32 ",\"address\":\"%s\"}", cluster.members[added].id,
 		 cluster.members[added].address);
-	http_operator(cluster.members[via].node, "POST", "/ops/v1/cluster/members", "Content-Type: application/json\r\n",
-		      body, strlen(body), &reply);
-	if (reply.status != 202)
-		fail_msg("POST /ops/v1/cluster/members returned %d: %s", reply.status, reply.body);
-	http_reply_free(&reply);
+	member_change(via, "POST", "/ops/v1/cluster/members", body);
 }
 
 static void member_remove(size_t via, size_t removed)
 {
 	char path[64];
-	struct http_reply reply;
 
 	snprintf(path, sizeof(path), "/ops/v1/cluster/members/%" PRIu32, cluster.members[removed].id);
-	http_operator(cluster.members[via].node, "DELETE", path, NULL, NULL, 0, &reply);
-	if (reply.status != 202)
-		fail_msg("DELETE %s returned %d: %s", path, reply.status, reply.body);
-	http_reply_free(&reply);
+	member_change(via, "DELETE", path, NULL);
 }
 
 /* Starts the fourth node, asks a follower to add it and waits until it is a voter; returns its index. */
@@ -119,8 +133,8 @@ static void node_joins_and_follower_leaves(void **state)
 	added = fourth_node_joins(staying);
 	write_loop_wait_acked(&loop, atomic_load(&loop.acked) + 20, TIMEOUT_MS);
 	member_remove(leader, leaving);
-	wait_membership(cluster.members[leaving].id, 0);
 	cluster.members[leaving].removed = true;
+	wait_membership(cluster.members[leaving].id, 0);
 	cluster_node_stop(&cluster, leaving);
 	write_loop_wait_acked(&loop, atomic_load(&loop.acked) + 20, TIMEOUT_MS);
 	write_loop_stop(&loop);
@@ -130,6 +144,21 @@ static void node_joins_and_follower_leaves(void **state)
 	assert_true(cluster_node_running(&cluster, added));
 	write_loop_assert_present(&loop, &cluster, TIMEOUT_MS);
 	cluster_assert_digests_equal(&cluster, TIMEOUT_MS);
+}
+
+/* Returns the time from the first failed write to the last one, 0 if none failed. */
+static int64_t failing_ms(void)
+{
+	int64_t first = -1, last = -1;
+
+	for (size_t n = 0; n < loop.attempted; n++) {
+		if (loop.acked_ms[n] != 0)
+			continue;
+		if (first < 0)
+			first = loop.sent_ms[n];
+		last = loop.sent_ms[n];
+	}
+	return first < 0 ? 0 : last - first;
 }
 
 static void removed_leader_hands_over(void **state)
@@ -146,14 +175,16 @@ static void removed_leader_hands_over(void **state)
 	write_loop_wait_acked(&loop, 20, TIMEOUT_MS);
 
 	added = fourth_node_joins(first);
+	/* A removed node no longer counts when the others agree on a leader. */
 	member_remove(first, leader);
-	wait_membership(cluster.members[leader].id, 0);
 	cluster.members[leader].removed = true;
+	wait_membership(cluster.members[leader].id, 0);
 	cluster_node_stop(&cluster, leader);
 	write_loop_wait_acked(&loop, atomic_load(&loop.acked) + 20, TIMEOUT_MS);
 	write_loop_stop(&loop);
 
-	printf("%zu writes, %zu failed during the leader change\n", loop.attempted, write_loop_failures(&loop));
+	printf("%zu writes, %zu failed during the leader change, for %" PRId64 " ms\n", loop.attempted,
+	       write_loop_failures(&loop), failing_ms());
 	assert_true(cluster_node_running(&cluster, added));
 	assert_true(cluster_wait_leader(&cluster, TIMEOUT_MS) != leader);
 	write_loop_assert_present(&loop, &cluster, TIMEOUT_MS);
