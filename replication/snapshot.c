@@ -44,6 +44,14 @@
 #define SNAPSHOT_RESTART_WAIT_MS 1000
 #define SNAPSHOT_IN_DIR "snapshot-in"
 
+/* Writes dir/name into out; false if it does not fit. */
+static bool path_join(char *out, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+
+	return n >= 0 && (size_t)n < size;
+}
+
 /* Compaction */
 
 void snapshot_maybe_compact(struct repl *repl)
@@ -138,6 +146,7 @@ static void copy_done(uv_work_t *work, int status)
 void snapshot_send_start(struct repl *repl, uint32_t to)
 {
 	struct snapshot_out *out = sending_slot(repl, to);
+	char name[64];
 
 	if (out == NULL || out->active || repl->config.data_dir == NULL)
 		return;
@@ -149,8 +158,9 @@ void snapshot_send_start(struct repl *repl, uint32_t to)
 	out->xfer_id = atomic_fetch_add(&repl->next_seq, 1);
 	out->last_ms = uv_now(&repl->loop);
 	out->work.data = out;
-	snprintf(out->path, sizeof(out->path), "%s/snapshot-out-%" PRIu32 ".mdb", repl->config.data_dir, to);
-	if (uv_queue_work(&repl->loop, &out->work, copy_work, copy_done) != 0)
+	snprintf(name, sizeof(name), "snapshot-out-%" PRIu32 ".mdb", to);
+	if (!path_join(out->path, sizeof(out->path), repl->config.data_dir, name) ||
+	    uv_queue_work(&repl->loop, &out->work, copy_work, copy_done) != 0)
 		send_end(repl, out, false);
 }
 
@@ -322,16 +332,20 @@ static int install_commit(struct repl *repl, const char *dir)
 {
 	char from[4096], to[4096], lock[4096];
 
-	snprintf(from, sizeof(from), "%s/data.mdb", dir);
-	snprintf(to, sizeof(to), "%s/data.mdb", repl->config.data_dir);
-	snprintf(lock, sizeof(lock), "%s/lock.mdb", repl->config.data_dir);
+	if (!path_join(from, sizeof(from), dir, "data.mdb") ||
+	    !path_join(to, sizeof(to), repl->config.data_dir, "data.mdb") ||
+	    !path_join(lock, sizeof(lock), repl->config.data_dir, "lock.mdb")) {
+		errno = ENAMETOOLONG;
+		log_error("snapshot_install_failed", "path=%s err=\"%s\"", dir, strerror(errno));
+		return -1;
+	}
 	if (rename(from, to) != 0 || sync_dir(repl->config.data_dir) != 0) {
 		log_error("snapshot_install_failed", "path=%s err=\"%s\"", to, strerror(errno));
 		return -1;
 	}
 	unlink(lock);
-	snprintf(lock, sizeof(lock), "%s/lock.mdb", dir);
-	unlink(lock);
+	if (path_join(lock, sizeof(lock), dir, "lock.mdb"))
+		unlink(lock);
 	return 0;
 }
 
@@ -341,8 +355,7 @@ static void receive_finish(struct repl *repl)
 	struct snapshot_in *in = &repl->receiving;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/" SNAPSHOT_IN_DIR, repl->config.data_dir);
-	rc = fsync(in->fd) == 0 ? 0 : -1;
+	rc = path_join(dir, sizeof(dir), repl->config.data_dir, SNAPSHOT_IN_DIR) && fsync(in->fd) == 0 ? 0 : -1;
 	close(in->fd);
 	in->fd = -1;
 	in->active = false;
@@ -365,10 +378,12 @@ static bool receive_begin(struct repl *repl, uint32_t from, uint64_t xfer_id, ui
 	struct snapshot_in *in = &repl->receiving;
 
 	receive_reset(repl);
-	snprintf(path, sizeof(path), "%s/" SNAPSHOT_IN_DIR, repl->config.data_dir);
+	if (!path_join(path, sizeof(path), repl->config.data_dir, SNAPSHOT_IN_DIR))
+		return false;
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
 		return false;
-	snprintf(path, sizeof(path), "%s/" SNAPSHOT_IN_DIR "/data.mdb", repl->config.data_dir);
+	if (!path_join(path, sizeof(path), repl->config.data_dir, SNAPSHOT_IN_DIR "/data.mdb"))
+		return false;
 	in->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (in->fd < 0)
 		return false;
