@@ -11,6 +11,7 @@
 #define LOG_TABLE "raft_log"
 #define STATE_TABLE "raft_state"
 #define HARD_STATE_KEY "hard_state"
+#define SNAPSHOT_KEY "snapshot"
 #define HARD_STATE_BYTES 24
 #define ENTRY_VALUE_MAX_BYTES (256u << 20)
 
@@ -80,8 +81,50 @@ static enum kv_err load_entry(struct raft_entry **entries, size_t *n, size_t *ca
 	return KV_OK;
 }
 
-enum kv_err log_store_load(struct log_store *ls, struct raft_hard_state *hs, struct raft_entry **entries,
-			   size_t *n)
+void log_store_put_meta(struct buf *b, const struct raft_snapshot_meta *meta)
+{
+	wire_put_u64(b, meta->index);
+	wire_put_u64(b, meta->term);
+	wire_put_u8(b, (uint8_t)meta->n_members);
+	for (size_t i = 0; i < meta->n_members; i++) {
+		wire_put_u64(b, meta->members[i]);
+		wire_put_u8(b, meta->learner[i] ? 1 : 0);
+	}
+}
+
+bool log_store_get_meta(const void *data, size_t len, struct raft_snapshot_meta *meta)
+{
+	struct wire_reader r;
+
+	memset(meta, 0, sizeof(*meta));
+	wire_reader_init(&r, data, len);
+	meta->index = wire_get_u64(&r);
+	meta->term = wire_get_u64(&r);
+	meta->n_members = wire_get_u8(&r);
+	if (meta->n_members > RAFT_MAX_NODES)
+		return false;
+	for (size_t i = 0; i < meta->n_members; i++) {
+		meta->members[i] = wire_get_u64(&r);
+		meta->learner[i] = wire_get_u8(&r) != 0;
+	}
+	return !r.failed && r.left == 0;
+}
+
+static enum kv_err load_meta(struct log_store *ls, struct kv_txn *txn, struct raft_snapshot_meta *meta)
+{
+	struct kv_val val;
+	enum kv_err err = kv_get(txn, ls->state, SNAPSHOT_KEY, strlen(SNAPSHOT_KEY), &val);
+
+	memset(meta, 0, sizeof(*meta));
+	if (err == KV_NOT_FOUND)
+		return KV_OK;
+	if (err != KV_OK)
+		return err;
+	return log_store_get_meta(val.data, val.len, meta) ? KV_OK : KV_CORRUPT;
+}
+
+enum kv_err log_store_load(struct log_store *ls, struct raft_hard_state *hs, struct raft_snapshot_meta *meta,
+			   struct raft_entry **entries, size_t *n)
 {
 	struct kv_txn *txn;
 	struct kv_cursor *cursor;
@@ -94,6 +137,8 @@ enum kv_err log_store_load(struct log_store *ls, struct raft_hard_state *hs, str
 	if (err != KV_OK)
 		return err;
 	err = load_hard_state(ls, txn, hs);
+	if (err == KV_OK)
+		err = load_meta(ls, txn, meta);
 	if (err == KV_OK)
 		err = kv_scan_begin(txn, ls->log, NULL, 0, NULL, 0, &cursor);
 	if (err != KV_OK) {
@@ -108,6 +153,8 @@ enum kv_err log_store_load(struct log_store *ls, struct raft_hard_state *hs, str
 			break;
 		}
 		index = wire_load_u64(key.data);
+		if (index <= meta->index)
+			continue; /* covered by the snapshot */
 		err = load_entry(entries, n, &cap, index, &value);
 		if (err != KV_OK)
 			break;
@@ -122,14 +169,15 @@ enum kv_err log_store_load(struct log_store *ls, struct raft_hard_state *hs, str
 		*n = 0;
 		return err;
 	}
-	ls->last_index = *n > 0 ? (*entries)[*n - 1].index : 0;
+	ls->first_index = meta->index + 1;
+	ls->last_index = *n > 0 ? (*entries)[*n - 1].index : meta->index;
 	return KV_OK;
 }
 
-/* Deletes every stored entry from index on. */
-static enum kv_err truncate_from(struct log_store *ls, struct kv_txn *txn, uint64_t index)
+/* Deletes the stored entries from first to last. */
+static enum kv_err delete_range(struct log_store *ls, struct kv_txn *txn, uint64_t first, uint64_t last)
 {
-	for (uint64_t i = index; i <= ls->last_index; i++) {
+	for (uint64_t i = first; i <= last; i++) {
 		unsigned char key[8];
 		enum kv_err err;
 
@@ -164,7 +212,7 @@ enum kv_err log_store_write(struct log_store *ls, struct kv_txn *txn, const stru
 	if (rd->n_entries == 0)
 		return KV_OK;
 	if (rd->entries[0].index <= ls->last_index) {
-		err = truncate_from(ls, txn, rd->entries[0].index);
+		err = delete_range(ls, txn, rd->entries[0].index, ls->last_index);
 		if (err != KV_OK)
 			return err;
 	}
@@ -182,6 +230,82 @@ enum kv_err log_store_write(struct log_store *ls, struct kv_txn *txn, const stru
 		err = kv_put(txn, ls->log, key, sizeof(key), value.data, value.len);
 	}
 	buf_free(&value);
+	return err;
+}
+
+static enum kv_err put_meta(struct log_store *ls, struct kv_txn *txn, const struct raft_snapshot_meta *meta)
+{
+	struct buf value;
+	enum kv_err err;
+
+	buf_init(&value, 1024);
+	log_store_put_meta(&value, meta);
+	err = value.failed ? KV_NO_MEMORY
+			   : kv_put(txn, ls->state, SNAPSHOT_KEY, strlen(SNAPSHOT_KEY), value.data, value.len);
+	buf_free(&value);
+	return err;
+}
+
+enum kv_err log_store_compact(struct log_store *ls, struct kv_txn *txn, const struct raft_snapshot_meta *meta)
+{
+	enum kv_err err = put_meta(ls, txn, meta);
+
+	if (err == KV_OK && meta->index >= ls->first_index)
+		err = delete_range(ls, txn, ls->first_index, meta->index);
+	return err;
+}
+
+void log_store_compacted(struct log_store *ls, const struct raft_snapshot_meta *meta)
+{
+	if (meta->index >= ls->first_index)
+		ls->first_index = meta->index + 1;
+	if (ls->last_index < meta->index)
+		ls->last_index = meta->index;
+}
+
+enum kv_err log_store_replace(struct log_store *ls, struct kv_txn *txn, const struct raft_hard_state *hs,
+			      const struct raft_snapshot_meta *meta, const struct raft_entry *entries, size_t n)
+{
+	struct raft_ready rd = {.has_hard_state = true, .hard_state = *hs, .entries = (struct raft_entry *)entries,
+				.n_entries = n};
+	struct kv_cursor *cursor;
+	struct kv_val key, value;
+	uint64_t *keys = NULL;
+	size_t count = 0, cap = 0;
+	enum kv_err err = kv_scan_begin(txn, ls->log, NULL, 0, NULL, 0, &cursor);
+	bool scanning = err == KV_OK;
+
+	/* Collect first: LMDB cursors must not outlive deletes made beside them. */
+	while (scanning && (err = kv_scan_next(cursor, &key, &value)) == KV_OK) {
+		if (key.len != 8)
+			continue;
+		if (count == cap) {
+			uint64_t *grown = realloc(keys, (cap = cap ? cap * 2 : 1024) * sizeof(*keys));
+
+			if (grown == NULL) {
+				err = KV_NO_MEMORY;
+				break;
+			}
+			keys = grown;
+		}
+		keys[count++] = wire_load_u64(key.data);
+	}
+	if (scanning)
+		kv_scan_end(cursor);
+	if (err == KV_NOT_FOUND)
+		err = KV_OK;
+	for (size_t i = 0; i < count && err == KV_OK; i++) {
+		unsigned char k[8];
+
+		wire_store_u64(k, keys[i]);
+		err = kv_del(txn, ls->log, k, sizeof(k));
+	}
+	free(keys);
+	ls->last_index = 0;
+	if (err == KV_OK)
+		err = put_meta(ls, txn, meta);
+	if (err == KV_OK)
+		err = log_store_write(ls, txn, &rd);
 	return err;
 }
 

@@ -543,6 +543,17 @@ static void rebuild_progress(struct raft *r)
 }
 
 /* Takes the membership from the whole log, committed or not, §4.1. */
+bool raft_conf_entry_apply(struct raft_snapshot_meta *conf, const struct raft_entry *e)
+{
+	enum raft_conf_op op;
+	uint64_t id;
+
+	if (e->type != RAFT_ENTRY_CONF_CHANGE || !decode_conf_change(e, &op, &id))
+		return false;
+	apply_conf_change(conf, op, id);
+	return true;
+}
+
 static void recompute_membership(struct raft *r)
 {
 	struct raft_snapshot_meta conf;
@@ -1722,6 +1733,11 @@ size_t raft_members(const struct raft *r, uint64_t *ids, bool *voter, size_t max
 			voter[i] = !r->learner[i];
 	}
 	return r->n_members;
+}
+
+void raft_hard_state_get(const struct raft *r, struct raft_hard_state *out)
+{
+	*out = hard_state(r);
 }
 
 uint64_t raft_match_index(const struct raft *r, uint64_t id)

@@ -275,6 +275,13 @@ void raft_snapshot_meta_get(const struct raft *r, struct raft_snapshot_meta *met
  */
 enum raft_err raft_report_snapshot(struct raft *r, uint64_t to, bool ok);
 
+/*
+ * Applies a membership change entry to conf (members and learner flags
+ * only), the way the core does. Returns false, leaving conf alone, for any
+ * other entry. A driver uses it to know the membership at its applied index.
+ */
+bool raft_conf_entry_apply(struct raft_snapshot_meta *conf, const struct raft_entry *e);
+
 bool raft_has_ready(const struct raft *r);
 void raft_ready(struct raft *r, struct raft_ready *rd);
 /* Records that rd was persisted, sent and applied, and frees its messages. */
@@ -301,6 +308,8 @@ const struct raft_entry *raft_entry_at(const struct raft *r, uint64_t index);
  * max of them; returns how many there are.
  */
 size_t raft_members(const struct raft *r, uint64_t *ids, bool *voter, size_t max);
+/* The current term, vote and commit index (persisted or about to be). */
+void raft_hard_state_get(const struct raft *r, struct raft_hard_state *out);
 /* The leader's record of how much of its log id stores; 0 elsewhere or when unknown. */
 uint64_t raft_match_index(const struct raft *r, uint64_t id);
 

@@ -97,6 +97,16 @@ struct repl_config {
 	unsigned tick_ms;                       /* Raft tick */
 	unsigned election_ticks;
 	unsigned write_timeout_ms;              /* proposals and reads not done by then fail with REPL_TIMEOUT */
+	const char *data_dir;                   /* the environment's directory: snapshots are staged there */
+	uint64_t compact_entries;               /* compact the log once this many entries are applied past the last snapshot */
+	size_t map_size_max_bytes;              /* for opening a received snapshot */
+	/*
+	 * Called on the replica thread after a snapshot from the leader has
+	 * replaced the data file: the process must start again from the new
+	 * file (the node re-executes itself). It should not return.
+	 */
+	void (*restart)(void *ctx);
+	void *restart_ctx;
 };
 
 /* A snapshot of the node's replication state for operators. */

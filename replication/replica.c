@@ -45,132 +45,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "common/metrics.h"
-#include "replication/log_store.h"
-#include "replication/raft.h"
-#include "replication/transport.h"
-#include "replication/wire.h"
-
-#define REPL_META_TABLE "repl_meta"
-#define REPL_APPLIED_KEY "applied_index"
-#define PEERS_TABLE "raft_peers"
-
-#define ENVELOPE_BYTES 10
-#define SEQ_MASK ((UINT64_C(1) << 56) - 1) /* a read's Raft context holds the origin in the top byte */
-#define DRIVE_ROUNDS_MAX 64
-#define TRANSPORT_QUEUE_MAX 4096
-#define RAFT_MSG_BYTES_MAX (1u << 20)
-#define RAFT_MSG_ENTRIES_MAX 256
-#define STORAGE_RESERVE_BYTES (256u << 10)
-#define STORAGE_LOG_INTERVAL_MS 5000
-
-enum entry_kind {
-	ENTRY_COMMAND = 1,
-	ENTRY_PEER_ADDRESS = 2, /* a member's transport address: id (1 byte), then the address */
-};
-
-enum frame_kind {
-	FRAME_RAFT = 1,
-	FRAME_FORWARD,      /* follower -> leader: seq, envelope */
-	FRAME_FORWARD_NACK, /* leader -> follower: seq, error */
-	FRAME_READ,         /* follower -> leader: seq */
-	FRAME_READ_OK,      /* leader -> follower: seq, read index */
-	FRAME_READ_NACK,    /* leader -> follower: seq, error */
-	FRAME_MEMBER,       /* follower -> leader: seq, op, id, address length, address */
-	FRAME_MEMBER_RESP,  /* leader -> follower: seq, error */
-};
-
-enum request_kind {
-	REQ_PROPOSE,
-	REQ_WAIT,
-	REQ_READ,
-	REQ_MEMBER,
-};
-
-struct proposal {
-	struct proposal *next, *prev;
-	struct repl_inbox *inbox;
-	repl_done_fn done;
-	void *ctx;
-	enum repl_err err;
-	uint64_t index;
-	struct repl_result result;
-	enum request_kind kind;
-	uint64_t seq;
-	uint64_t deadline_ms;
-	bool read_index_known;
-	bool routed;           /* proposed or forwarded at least once */
-	uint32_t forwarded_to; /* the leader it was forwarded to, 0 if proposed here */
-	enum repl_member_op op;
-	uint32_t member_id;
-	char address[REPL_ADDRESS_MAX];
-	size_t command_len; /* envelope plus command */
-	unsigned char command[];
-};
-
-struct plist {
-	struct proposal *head, *tail;
-	size_t count;
-};
-
-struct repl_inbox {
-	uv_async_t async;
-	pthread_mutex_t lock;
-	struct proposal *head, *tail; /* done, waiting for the loop */
-	size_t refs;                  /* 1 until the async handle is closed, plus one per request not yet freed */
-	uint64_t dropped;             /* results freed without a done callback because the inbox was closed */
-	bool closed;                  /* set once, on the loop thread, by repl_inbox_close() */
-};
-
-struct peer_address {
-	uint32_t id;
-	char address[REPL_ADDRESS_MAX];
-};
-
-struct repl {
-	struct repl_config config;
-	kv_table meta_table;
-	kv_table peers_table;
-	struct log_store log;
-	struct raft *raft;
-	struct transport *transport;
-	struct peer_address addresses[RAFT_MAX_NODES + 1];
-	size_t address_count;
-
-	pthread_t thread;
-	uv_loop_t loop;
-	uv_async_t wake;
-	uv_timer_t tick;
-	uv_check_t check;
-
-	/* Shared with the proposing threads. */
-	pthread_mutex_t lock;
-	struct plist incoming;
-	bool stopping;
-	_Atomic size_t outstanding; /* requests accepted and not yet delivered */
-	_Atomic uint64_t next_seq;
-
-	/* Owned by the replica thread. */
-	struct plist waiting, pending, waiters;
-	uint64_t applied_index;
-	uint64_t leader_seen_ms;   /* last time a leader was known */
-	bool stalled;              /* a ready could not be persisted; retried on the next tick */
-	uint64_t storage_logged_ms;
-	struct buf frame;
-
-	pthread_mutex_t status_lock;
-	struct repl_status status;
-	_Atomic uint64_t applied_atomic;
-	_Atomic bool has_leader;
-
-	_Atomic uint64_t commits_failed;
-	_Atomic uint64_t map_grows;
-	_Atomic uint64_t forwarded;
-	_Atomic uint64_t timeouts;
-	_Atomic uint64_t frames_invalid;
-	struct metrics_size_histogram batch_sizes;
-	struct metrics_histogram commit_latency;
-};
+#include "replication/replica_internal.h"
 
 static const char *const repl_messages[REPL_ERR_COUNT] = {
 	[REPL_OK] = "ok",
@@ -545,7 +420,7 @@ static void address_set(struct repl *repl, uint32_t id, const char *address)
 
 /* Frames to peers */
 
-static void send_frame(struct repl *repl, uint32_t to)
+void send_frame(struct repl *repl, uint32_t to)
 {
 	enum transport_err err;
 
@@ -556,7 +431,7 @@ static void send_frame(struct repl *repl, uint32_t to)
 		log_debug("frame_send_failed", "peer=%" PRIu32 " err=\"%s\"", to, transport_strerror(err));
 }
 
-static void frame_begin(struct repl *repl, enum frame_kind kind)
+void frame_begin(struct repl *repl, enum frame_kind kind)
 {
 	buf_reset(&repl->frame);
 	wire_put_u8(&repl->frame, (uint8_t)kind);
@@ -902,7 +777,7 @@ static void on_frame(void *ctx, uint32_t from, const void *payload, size_t len)
 	struct raft_msg m;
 	enum frame_kind kind;
 
-	if (repl->stalled)
+	if (repl->stalled || repl->restarting)
 		return;
 	wire_reader_init(&r, payload, len);
 	kind = (enum frame_kind)wire_get_u8(&r);
@@ -925,6 +800,12 @@ static void on_frame(void *ctx, uint32_t from, const void *payload, size_t len)
 		break;
 	case FRAME_MEMBER:
 		on_member(repl, from, &r);
+		break;
+	case FRAME_SNAP_CHUNK:
+		snapshot_on_chunk(repl, from, &r);
+		break;
+	case FRAME_SNAP_DONE:
+		snapshot_on_done(repl, from, &r);
 		break;
 	case FRAME_FORWARD_NACK:
 	case FRAME_READ_OK:
@@ -1018,13 +899,36 @@ static void applied_reset(struct applied *a)
 	a->count = 0;
 }
 
-static enum kv_err ready_commit(struct repl *repl, const struct raft_ready *rd, struct applied *a,
-				uint64_t *applied_index)
+/*
+ * Records the applied index, and the term and membership at it, so that a
+ * copy of the environment describes itself as a snapshot (snapshot.c).
+ */
+static enum kv_err put_applied_state(struct repl *repl, struct kv_txn *txn, const struct raft_snapshot_meta *state)
 {
-	uint64_t index = repl->applied_index;
+	struct buf value;
+	enum kv_err err = kv_put(txn, repl->meta_table, REPL_APPLIED_KEY, strlen(REPL_APPLIED_KEY), &state->index,
+				 sizeof(state->index));
+
+	if (err != KV_OK)
+		return err;
+	buf_init(&value, 1024);
+	log_store_put_meta(&value, state);
+	err = value.failed ? KV_NO_MEMORY
+			   : kv_put(txn, repl->meta_table, REPL_APPLIED_STATE_KEY, strlen(REPL_APPLIED_STATE_KEY),
+				    value.data, value.len);
+	buf_free(&value);
+	return err;
+}
+
+static enum kv_err ready_commit(struct repl *repl, const struct raft_ready *rd, struct applied *a,
+				struct raft_snapshot_meta *state)
+{
 	struct kv_txn *txn;
 	enum kv_err err = kv_write_begin(repl->config.env, &txn);
 
+	*state = repl->applied_conf;
+	state->index = repl->applied_index;
+	state->term = repl->applied_term;
 	if (err != KV_OK)
 		return err;
 	err = log_store_write(&repl->log, txn, rd);
@@ -1033,32 +937,30 @@ static enum kv_err ready_commit(struct repl *repl, const struct raft_ready *rd, 
 		struct proposal *mine;
 
 		/* Entries up to the stored applied index were applied before a restart. */
-		if (e->index <= index)
+		if (e->index <= state->index)
 			continue;
 		err = apply_entry(repl, txn, e, &mine);
 		if (mine != NULL)
 			a->mine[a->count++] = mine;
-		index = e->index;
+		raft_conf_entry_apply(state, e);
+		state->index = e->index;
+		state->term = e->term;
 	}
-	if (err == KV_OK && index != repl->applied_index)
-		err = kv_put(txn, repl->meta_table, REPL_APPLIED_KEY, strlen(REPL_APPLIED_KEY), &index,
-			     sizeof(index));
+	if (err == KV_OK && state->index != repl->applied_index)
+		err = put_applied_state(repl, txn, state);
 	if (err != KV_OK) {
 		kv_write_abort(txn);
 		return err;
 	}
-	err = kv_write_commit(txn);
-	if (err == KV_OK)
-		*applied_index = index;
-	return err;
+	return kv_write_commit(txn);
 }
 
 /* Persists and applies rd in one transaction, growing the map as often as LMDB reports it full. */
 static enum kv_err ready_persist(struct repl *repl, const struct raft_ready *rd, struct applied *a,
-				 uint64_t *applied_index)
+				 struct raft_snapshot_meta *state)
 {
 	for (;;) {
-		enum kv_err err = ready_commit(repl, rd, a, applied_index);
+		enum kv_err err = ready_commit(repl, rd, a, state);
 
 		if (err != KV_MAP_FULL)
 			return err;
@@ -1074,6 +976,11 @@ static enum kv_err ready_persist(struct repl *repl, const struct raft_ready *rd,
 static void send_messages(struct repl *repl, const struct raft_ready *rd)
 {
 	for (size_t i = 0; i < rd->n_msgs; i++) {
+		if (rd->msgs[i].type == RAFT_MSG_SNAPSHOT) {
+			/* The data goes out of band; see snapshot.c. */
+			snapshot_send_start(repl, (uint32_t)rd->msgs[i].to);
+			continue;
+		}
 		frame_begin(repl, FRAME_RAFT);
 		wire_put_raft_msg(&repl->frame, &rd->msgs[i]);
 		send_frame(repl, (uint32_t)rd->msgs[i].to);
@@ -1132,14 +1039,15 @@ static bool handle_ready(struct repl *repl)
 {
 	struct raft_ready rd;
 	struct applied a = {0};
-	uint64_t start_us = monotonic_us(), applied_index = repl->applied_index;
+	struct raft_snapshot_meta state;
+	uint64_t start_us = monotonic_us();
 	enum kv_err err;
 
 	raft_ready(repl->raft, &rd);
 	a.mine = rd.n_committed > 0 ? calloc(rd.n_committed, sizeof(*a.mine)) : NULL;
 	if (rd.n_committed > 0 && a.mine == NULL)
 		return false;
-	err = ready_persist(repl, &rd, &a, &applied_index);
+	err = ready_persist(repl, &rd, &a, &state);
 	if (err != KV_OK) {
 		applied_reset(&a);
 		free(a.mine);
@@ -1147,9 +1055,11 @@ static bool handle_ready(struct repl *repl)
 		return false;
 	}
 	log_store_written(&repl->log, &rd);
-	if (applied_index != repl->applied_index) {
-		repl->applied_index = applied_index;
-		atomic_store(&repl->applied_atomic, applied_index);
+	if (state.index != repl->applied_index) {
+		repl->applied_conf = state;
+		repl->applied_term = state.term;
+		repl->applied_index = state.index;
+		atomic_store(&repl->applied_atomic, state.index);
 	}
 	metrics_size_observe(&repl->batch_sizes, rd.n_entries + rd.n_committed);
 	metrics_histogram_observe(&repl->commit_latency, monotonic_us() - start_us);
@@ -1213,6 +1123,7 @@ static void drive(struct repl *repl)
 		leader_changed(repl, leader_id(repl));
 	status_update(repl);
 	route_waiting(repl);
+	snapshot_maybe_compact(repl);
 }
 
 static void on_check(uv_check_t *check)
@@ -1239,6 +1150,9 @@ static void on_tick(uv_timer_t *timer)
 	struct repl *repl = timer->data;
 	uint64_t now = uv_now(&repl->loop);
 
+	snapshot_on_tick(repl);
+	if (repl->restarting)
+		return;
 	if (repl->stalled) {
 		drive(repl);
 		if (repl->stalled)
@@ -1296,6 +1210,7 @@ static void stop_loop(struct repl *repl)
 	fail_list(repl, &repl->waiting, REPL_STOPPED);
 	fail_list(repl, &repl->pending, REPL_STOPPED);
 	fail_list(repl, &repl->waiters, REPL_STOPPED);
+	snapshot_stop(repl);
 	uv_close((uv_handle_t *)&repl->wake, on_handle_closed);
 	uv_close((uv_handle_t *)&repl->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&repl->check, on_handle_closed);
@@ -1312,25 +1227,42 @@ static void *replica_main(void *arg)
 	return NULL;
 }
 
-static enum kv_err load_applied_index(struct repl *repl)
+/*
+ * Reads the applied index and the term and membership at it from env (this
+ * node's, or a received snapshot's). A new environment has index and term 0
+ * and the bootstrap membership.
+ */
+enum kv_err load_applied_state(struct repl *repl, struct kv_env *env, uint64_t *index, uint64_t *term,
+			       struct raft_snapshot_meta *conf)
 {
 	struct kv_txn *txn;
 	struct kv_val val;
-	uint64_t index = 0;
-	enum kv_err err = kv_read_begin(repl->config.env, &txn);
+	kv_table table;
+	enum kv_err err = kv_table_open(env, REPL_META_TABLE, &table);
 
+	memset(conf, 0, sizeof(*conf));
+	for (size_t i = 0; i < repl->config.bootstrap_count && i < RAFT_MAX_NODES; i++)
+		conf->members[conf->n_members++] = repl->config.bootstrap[i];
+	*index = *term = 0;
+	if (err == KV_OK)
+		err = kv_read_begin(env, &txn);
 	if (err != KV_OK)
 		return err;
-	err = kv_get(txn, repl->meta_table, REPL_APPLIED_KEY, strlen(REPL_APPLIED_KEY), &val);
-	if (err == KV_OK && val.len == sizeof(index))
-		memcpy(&index, val.data, sizeof(index));
-	else if (err == KV_OK)
-		err = KV_CORRUPT;
-	else if (err == KV_NOT_FOUND)
+	err = kv_get(txn, table, REPL_APPLIED_STATE_KEY, strlen(REPL_APPLIED_STATE_KEY), &val);
+	if (err == KV_OK) {
+		struct raft_snapshot_meta state;
+
+		if (log_store_get_meta(val.data, val.len, &state)) {
+			*index = state.index;
+			*term = state.term;
+			*conf = state;
+		} else {
+			err = KV_CORRUPT;
+		}
+	} else if (err == KV_NOT_FOUND) {
 		err = KV_OK;
+	}
 	kv_read_end(txn);
-	repl->applied_index = index;
-	atomic_store(&repl->applied_atomic, index);
 	return err;
 }
 
@@ -1390,9 +1322,10 @@ static enum repl_err raft_open(struct repl *repl)
 		.rand_ctx = &rand_state,
 	};
 	struct raft_hard_state hs;
+	struct raft_snapshot_meta meta;
 	struct raft_entry *entries;
 	size_t n;
-	enum kv_err kerr = log_store_load(&repl->log, &hs, &entries, &n);
+	enum kv_err kerr = log_store_load(&repl->log, &hs, &meta, &entries, &n);
 	enum raft_err err;
 
 	if (kerr != KV_OK) {
@@ -1402,14 +1335,14 @@ static enum repl_err raft_open(struct repl *repl)
 	rand_state = (uint64_t)time(NULL) ^ ((uint64_t)repl->config.node_id << 32) ^ monotonic_us();
 	for (size_t i = 0; i < repl->config.bootstrap_count && i < RAFT_MAX_NODES; i++)
 		rc.nodes[rc.n_nodes++] = repl->config.bootstrap[i];
-	if (repl->applied_index > (n > 0 ? entries[n - 1].index : 0)) {
+	if (repl->applied_index > (n > 0 ? entries[n - 1].index : meta.index)) {
 		log_error("raft_log_behind_state", "applied_index=%" PRIu64 " log_entries=%zu "
 			  "hint=\"this data directory was written without a Raft log; start from an empty one\"",
 			  repl->applied_index, n);
 		log_store_entries_free(entries, n);
 		return REPL_STORAGE_ERROR;
 	}
-	err = raft_new(&rc, &hs, entries, n, &repl->raft);
+	err = raft_new(&rc, &hs, &meta, entries, n, &repl->raft);
 	log_store_entries_free(entries, n);
 	if (err != RAFT_OK) {
 		log_error("raft_start_failed", "err=\"%s\"", raft_strerror(err));
@@ -1462,7 +1395,9 @@ static enum repl_err open_state(struct repl *repl)
 	if (err == KV_OK)
 		err = log_store_open(&repl->log, repl->config.env);
 	if (err == KV_OK)
-		err = load_applied_index(repl);
+		err = load_applied_state(repl, repl->config.env, &repl->applied_index, &repl->applied_term,
+					 &repl->applied_conf);
+	atomic_store(&repl->applied_atomic, repl->applied_index);
 	if (err != KV_OK) {
 		log_error("repl_start_failed", "err=\"%s\"", kv_strerror(err));
 		return err_from_kv(err);
@@ -1527,6 +1462,14 @@ enum repl_err repl_start(const struct repl_config *config, struct repl **out)
 		return REPL_NO_MEMORY;
 	assert(config->queue_max > 0 && config->node_id > 0 && config->node_id <= REPL_NODE_ID_MAX);
 	repl->config = *config;
+	/* The bootstrap list is read again when a snapshot arrives, so keep a copy. */
+	if (repl->config.bootstrap_count > RAFT_MAX_NODES)
+		repl->config.bootstrap_count = RAFT_MAX_NODES;
+	if (repl->config.bootstrap_count > 0)
+		memcpy(repl->bootstrap, config->bootstrap, repl->config.bootstrap_count * sizeof(*repl->bootstrap));
+	repl->config.bootstrap = repl->bootstrap;
+	if (repl->config.compact_entries == 0)
+		repl->config.compact_entries = 10000;
 	if (repl->config.tick_ms == 0)
 		repl->config.tick_ms = 50;
 	if (repl->config.election_ticks < 2)
@@ -1534,6 +1477,7 @@ enum repl_err repl_start(const struct repl_config *config, struct repl **out)
 	if (repl->config.write_timeout_ms == 0)
 		repl->config.write_timeout_ms = 5000;
 	repl->config.peers = NULL; /* copied into addresses below */
+	repl->receiving.fd = -1;
 	pthread_mutex_init(&repl->lock, NULL);
 	pthread_mutex_init(&repl->status_lock, NULL);
 	buf_init(&repl->frame, config->command_max_bytes + RAFT_MSG_BYTES_MAX + 4096);
@@ -1542,7 +1486,6 @@ enum repl_err repl_start(const struct repl_config *config, struct repl **out)
 	repl->config.peers = config->peers;
 	err = open_state(repl);
 	repl->config.peers = NULL;
-	repl->config.bootstrap = NULL;
 	if (err == REPL_OK) {
 		loop_made = true;
 		err = loop_open(repl);

@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 	}
 
 	memset(&node, 0, sizeof(node));
+	node.argv = argv;
 	if (config_set_defaults(node_config_options, node_config_option_count, &node.config) != 0)
 		return EXIT_FAILURE;
 	rc = parse_arguments(argc, argv, &node.config, lang);

@@ -94,6 +94,8 @@ const struct config_option node_config_options[] = {
 	       N_("Raft clock tick; heartbeats go out every tick.")),
 	OPTION("cluster", "election_ticks", CONFIG_UINT, election_ticks, "10", 3, 1000, N_("ticks"),
 	       N_("Election timeout in ticks; each node randomises it up to twice this.")),
+	OPTION("cluster", "compact_entries", CONFIG_UINT, compact_entries, "10000", 8, 100000000, N_("entries"),
+	       N_("Compact the Raft log once this many entries are applied past the last compaction; a node further behind gets a snapshot.")),
 	OPTION("cluster", "write_timeout_ms", CONFIG_UINT, write_timeout_ms, "5000", 100, 600000, N_("milliseconds"),
 	       N_("A write or consistent read not done in this time gets 503.")),
 };
@@ -479,6 +481,22 @@ static int cluster_key_load(struct node *node, unsigned char key[32])
 	return 0;
 }
 
+/*
+ * Runs on the replica thread once a snapshot replaced the data file: the
+ * process starts again with the same arguments. Open descriptors are
+ * close-on-exec, so the new process binds the same ports.
+ */
+static void node_restart(void *ctx)
+{
+	struct node *node = ctx;
+
+	log_info("node_restarting", "reason=snapshot_installed");
+	if (node->argv != NULL)
+		execv("/proc/self/exe", node->argv);
+	log_error("node_restart_failed", "err=\"%s\"", strerror(errno));
+	_exit(EXIT_FAILURE);
+}
+
 static int writer_start(struct node *node)
 {
 	struct repl_peer peers[RAFT_MAX_NODES];
@@ -506,6 +524,11 @@ static int writer_start(struct node *node)
 		.tick_ms = node->config.tick_ms,
 		.election_ticks = node->config.election_ticks,
 		.write_timeout_ms = node->config.write_timeout_ms,
+		.data_dir = node->config.data_dir,
+		.compact_entries = node->config.compact_entries,
+		.map_size_max_bytes = node->config.map_size_max_bytes,
+		.restart = node_restart,
+		.restart_ctx = node,
 	};
 	enum repl_err err;
 

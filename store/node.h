@@ -48,6 +48,7 @@ struct node_config {
 	unsigned tick_ms;
 	unsigned election_ticks;
 	unsigned write_timeout_ms;
+	unsigned compact_entries;
 };
 
 extern const struct config_option node_config_options[];
@@ -75,6 +76,7 @@ struct node {
 	_Atomic unsigned hash_jobs;        /* Argon2id jobs queued or running */
 	int lock_fd;                       /* holds the exclusive lock on <data_dir>/jkd.lock */
 	struct node_worker *workers[NODE_WORKERS_MAX]; /* freed by node_stop(), see worker_stop() */
+	char **argv;                       /* the command line, to restart after a snapshot install */
 };
 
 /* State of one HTTP worker thread. */
