@@ -17,7 +17,6 @@
 
 #define POLL_INTERVAL_MS 10
 #define LEADER_TIMEOUT_MS 20000
-#define VALUE_MAX 4096
 
 int64_t cluster_now_ms(void)
 {

@@ -1,12 +1,12 @@
 /*
  * Cluster harness: starts several real jkd processes that form one Raft
  * cluster, with one key file made by `jkdctl cluster keygen` ($JKDCTL_BIN),
- * and reads their state through the operator endpoints /ops/v1/cluster and
+ * and reads their state through GET /healthz, /ops/v1/cluster and
  * /ops/v1/digest. Every wait polls a condition until a deadline.
  *
  * Members are numbered by index 0..count-1; member i has node id i + 1.
- * By default every node runs on 127.0.0.1 with free ports; a test that
- * sets netns and the addresses before cluster_node_start() runs members in
+ * By default every node runs on 127.0.0.1 with free ports. A test that sets
+ * netns and the addresses before cluster_node_start() runs members in
  * network namespaces of its own.
  */
 #ifndef JKD_TESTS_CLUSTER_H
@@ -42,7 +42,7 @@ struct cluster {
 	size_t count;
 	size_t initial_count;       /* members of the bootstrap configuration */
 	struct cluster_member members[CLUSTER_NODES_MAX];
-	char dir[512];              /* holds the key file */
+	char dir[512];              /* contains the key file */
 	char key_path[600];
 	char bootstrap[64];         /* "1,2,3": the voters of the first configuration */
 	const char *const *flags;   /* extra flags for every member, NULL-terminated, may be NULL */
@@ -96,10 +96,10 @@ void cluster_stop(struct cluster *c);
 /* Kills every member and removes all data, for teardown after a failure. */
 void cluster_destroy(struct cluster *c);
 
-/* Reads GET /ops/v1/cluster of a node; returns false if it does not answer 200. */
+/* Reads GET /ops/v1/cluster of a node; returns false unless it responds with 200. */
 bool cluster_state_read(struct jkd_node *node, struct cluster_state *out);
 
-/* Reads role, term, leader and applied index from the public GET /healthz; false if no 200. */
+/* Reads role, term, leader and applied index from the public GET /healthz; false unless it responds with 200. */
 bool cluster_health_read(struct jkd_node *node, struct cluster_state *out);
 
 /*
@@ -115,7 +115,7 @@ void cluster_wait_applied(struct cluster *c, uint64_t index, int timeout_ms);
 /* Returns the highest applied index that a running member reports. */
 uint64_t cluster_applied_max(struct cluster *c);
 
-/* Reads GET /ops/v1/digest; returns false if the node does not answer 200. */
+/* Reads GET /ops/v1/digest; returns false unless the node responds with 200. */
 bool cluster_digest_read(struct jkd_node *node, char digest[65], uint64_t *applied_index);
 
 /*

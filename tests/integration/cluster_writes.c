@@ -38,7 +38,7 @@ void write_loop_init(struct write_loop *loop, struct cluster *c, const size_t *t
 	loop->duration_ms = duration_ms;
 }
 
-/* Sends one write to target t; returns the status, 0 if no answer. */
+/* Sends one write to target t; returns the status, 0 if no response arrived. */
 static int write_one(struct write_loop *loop, const struct write_target *t, size_t n)
 {
 	struct jkd_node node;

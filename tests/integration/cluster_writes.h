@@ -34,10 +34,10 @@ struct write_loop {
 
 	/* Results; read them after write_loop_stop(), except acked. */
 	size_t attempted;
-	int status[WRITE_LOOP_MAX];            /* 0 if no answer */
+	int status[WRITE_LOOP_MAX];            /* 0 if no response arrived */
 	uint64_t applied_index[WRITE_LOOP_MAX];
 	int64_t sent_ms[WRITE_LOOP_MAX];       /* cluster_now_ms() before the request was sent */
-	int64_t acked_ms[WRITE_LOOP_MAX];      /* cluster_now_ms() of the answer, 0 if not acknowledged */
+	int64_t acked_ms[WRITE_LOOP_MAX];      /* cluster_now_ms() of the response, 0 if not acknowledged */
 	atomic_size_t acked;
 	atomic_bool stop;
 	bool running;               /* the thread runs and was not joined yet */
@@ -59,7 +59,7 @@ void write_loop_stop(struct write_loop *loop);
 /*
  * Returns the time of the first acknowledgement of a write sent at or after
  * since_ms, or -1 if none. Writes sent earlier do not count, because their
- * answers may arrive after since_ms from a leader that was already gone.
+ * responses may arrive after since_ms from a leader that was already gone.
  */
 int64_t write_loop_first_ack_after(const struct write_loop *loop, int64_t since_ms);
 

@@ -51,7 +51,7 @@ const char *harness_tmp_dir(void);
  */
 void jkd_start(struct jkd_node *node, bool reuse_data, const char *const *extra_flags);
 
-/* Starts one jkd process like jkd_start(), but never a cluster, and as options say (may be NULL). */
+/* Starts one jkd process like jkd_start(), but never a cluster, with the given options (may be NULL). */
 void jkd_start_with(struct jkd_node *node, bool reuse_data, const char *const *extra_flags,
 		    const struct jkd_start_options *options);
 

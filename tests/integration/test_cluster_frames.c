@@ -124,7 +124,7 @@ static void assert_dropped(const unsigned char *frame, size_t len, const char *r
 	}
 }
 
-/* The node still answers and its shop tables did not change. */
+/* The node is still healthy and its shop tables did not change. */
 static void assert_node_unchanged(void)
 {
 	char digest[65];

@@ -106,7 +106,7 @@ static void member_remove(size_t via, size_t removed)
 	member_change(via, "DELETE", path, NULL);
 }
 
-/* Starts the fourth node, asks a follower to add it and waits until it is a voter; returns its index. */
+/* Starts the fourth node, requests its addition through member via and waits until it is a voter; returns its index. */
 static size_t fourth_node_joins(size_t via)
 {
 	size_t added = cluster_add_slot(&cluster);

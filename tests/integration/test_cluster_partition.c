@@ -171,22 +171,22 @@ static uint64_t put_ok(size_t i, const char *key, const char *value)
 	return index;
 }
 
-/* Writes sent to the cut-off node, and whether each was refused with no_quorum. */
+/* Writes sent to the cut-off node, and whether each was rejected with no_quorum. */
 #define ATTEMPTS_MAX 2048
-#define REFUSALS_CHECKED 5
+#define REJECTIONS_CHECKED 5
 
 struct cut_off_writes {
 	size_t count;
-	bool refused[ATTEMPTS_MAX];
+	bool rejected[ATTEMPTS_MAX];
 };
 
-/* Sends one write to member i; returns true if it was refused with no_quorum, checking that refusal. */
+/* Sends one write to member i; returns true if it was rejected with no_quorum, checking that rejection. */
 static bool cut_off_write(size_t i, struct cut_off_writes *writes)
 {
 	struct jkd_node *node = cluster.members[i].node;
 	char headers[256], path[64], retry_after[16];
 	struct http_reply reply;
-	bool refused;
+	bool rejected;
 
 	assert_true(writes->count < ATTEMPTS_MAX);
 	snprintf(headers, sizeof(headers), "Authorization: Bearer %s\r\n", node->token);
@@ -196,23 +196,23 @@ static bool cut_off_write(size_t i, struct cut_off_writes *writes)
 		fail_msg("a write on the cut-off node returned %d: %s", reply.status, reply.body);
 
 	/* Problem types are /problems/<code> (RFC 9457), as for every jkd error. */
-	refused = strstr(reply.body, "\"type\":\"/problems/no_quorum\"") != NULL;
-	writes->refused[writes->count++] = refused;
-	if (refused) {
+	rejected = strstr(reply.body, "\"type\":\"/problems/no_quorum\"") != NULL;
+	writes->rejected[writes->count++] = rejected;
+	if (rejected) {
 		assert_true(http_reply_header(&reply, "Retry-After", retry_after, sizeof(retry_after)));
 		assert_string_equal(retry_after, "1");
 		assert_non_null(strstr(reply.head, "application/problem+json"));
 	}
 	http_reply_free(&reply);
-	return refused;
+	return rejected;
 }
 
 /*
- * Writes to the cut-off node until one is refused with no_quorum; earlier
+ * Writes to the cut-off node until one is rejected with no_quorum; earlier
  * writes may time out (write_timeout) while the node still follows the old
- * leader. Then checks that the next writes are refused too.
+ * leader. Then checks that the next writes are rejected too.
  */
-static void assert_refuses_writes(size_t i, struct cut_off_writes *writes)
+static void assert_rejects_writes(size_t i, struct cut_off_writes *writes)
 {
 	int64_t deadline = cluster_now_ms() + TIMEOUT_MS;
 
@@ -222,29 +222,29 @@ static void assert_refuses_writes(size_t i, struct cut_off_writes *writes)
 
 			cluster_health_read(cluster.members[i].node, &s);
 			fail_msg("the cut-off node (role %s, leader %" PRIu32 ", term %" PRIu64
-				 ") did not refuse writes with no_quorum within %d ms",
+				 ") did not reject writes with no_quorum within %d ms",
 				 s.role, s.leader, s.term, TIMEOUT_MS);
 		}
 		cluster_poll_pause();
 	}
-	for (int n = 0; n < REFUSALS_CHECKED; n++)
+	for (int n = 0; n < REJECTIONS_CHECKED; n++)
 		assert_true(cut_off_write(i, writes));
 }
 
-/* Fails the test if a write refused with no_quorum was applied on any node. */
-static void assert_refused_absent(const struct cut_off_writes *writes)
+/* Fails the test if a write rejected with no_quorum was applied on any node. */
+static void assert_rejected_absent(const struct cut_off_writes *writes)
 {
 	for (size_t i = 0; i < NODES; i++) {
 		for (size_t n = 0; n < writes->count; n++) {
 			char key[32], read[64];
 			int status;
 
-			if (!writes->refused[n])
+			if (!writes->rejected[n])
 				continue;
 			snprintf(key, sizeof(key), "cut-off-%zu", n);
 			status = cluster_kv_get(cluster.members[i].node, key, NULL, read, sizeof(read));
 			if (status != 404)
-				fail_msg("%s was refused with no_quorum but node %zu returns %d for it", key, i + 1,
+				fail_msg("%s was rejected with no_quorum but node %zu returns %d for it", key, i + 1,
 					 status);
 		}
 	}
@@ -276,7 +276,7 @@ static void partition_and_heal(size_t cut, size_t writer)
 	link_set(cut, "down");
 
 	memset(&writes, 0, sizeof(writes));
-	assert_refuses_writes(cut, &writes);
+	assert_rejects_writes(cut, &writes);
 	assert_serves_reads(cut, "before-cut", "seen-by-all");
 	for (int n = 0; n < 20; n++) {
 		snprintf(key, sizeof(key), "majority-%d", n);
@@ -293,10 +293,10 @@ static void partition_and_heal(size_t cut, size_t writer)
 		assert_int_equal(cluster_kv_get(cluster.members[i].node, "majority-19", NULL, read, sizeof(read)), 200);
 		assert_string_equal(read, "written-during-cut");
 	}
-	assert_refused_absent(&writes);
+	assert_rejected_absent(&writes);
 }
 
-static void cut_off_follower_refuses_writes(void **state)
+static void cut_off_follower_rejects_writes(void **state)
 {
 	size_t leader = cluster_wait_leader(&cluster, TIMEOUT_MS);
 
@@ -304,7 +304,7 @@ static void cut_off_follower_refuses_writes(void **state)
 	partition_and_heal(cluster_follower(&cluster, leader), leader);
 }
 
-static void cut_off_leader_refuses_writes(void **state)
+static void cut_off_leader_rejects_writes(void **state)
 {
 	size_t leader = cluster_wait_leader(&cluster, TIMEOUT_MS);
 	size_t writer = cluster_follower(&cluster, leader);
@@ -316,8 +316,8 @@ static void cut_off_leader_refuses_writes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(cut_off_follower_refuses_writes, cluster_setup, cluster_teardown),
-		cmocka_unit_test_setup_teardown(cut_off_leader_refuses_writes, cluster_setup, cluster_teardown),
+		cmocka_unit_test_setup_teardown(cut_off_follower_rejects_writes, cluster_setup, cluster_teardown),
+		cmocka_unit_test_setup_teardown(cut_off_leader_rejects_writes, cluster_setup, cluster_teardown),
 	};
 
 	if (geteuid() != 0) {
