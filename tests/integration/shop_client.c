@@ -399,3 +399,42 @@ void shop_variant_delete(struct jkd_node *node, const struct shop_actor *admin, 
 	snprintf(path, sizeof(path), "/api/v1/admin/variants/%llu", (unsigned long long)variant_id);
 	json_decref(shop_call(node, admin, "DELETE", path, NULL, 204));
 }
+
+/* Worker of a race: waits for the others, checks out once and keeps the result. */
+static void *race_checkout(void *arg)
+{
+	struct shop_race_client *client = arg;
+	json_t *body = shop_checkout_body("carrera@example.es");
+	struct http_reply reply;
+	const char *type;
+	json_t *json;
+
+	pthread_barrier_wait(client->start);
+	shop_checkout(client->node != NULL ? client->node : &shop.node, &client->guest, client->idempotency_key, body,
+		      &reply);
+	client->status = reply.status;
+	json = json_loadb(reply.body, reply.body_len, 0, NULL);
+	type = json_string_value(json_object_get(json, "type"));
+	snprintf(client->type, sizeof(client->type), "%s", type != NULL ? type : "");
+	client->order_number = json_integer_value(json_object_get(json_object_get(json, "order"), "number"));
+	json_decref(json);
+	http_reply_free(&reply);
+	json_decref(body);
+	return NULL;
+}
+
+void shop_race_run(struct shop_race_client *clients, size_t count)
+{
+	pthread_t threads[SHOP_RACE_CLIENTS_MAX];
+	pthread_barrier_t start;
+
+	assert_true(count >= 1 && count <= SHOP_RACE_CLIENTS_MAX);
+	assert_int_equal(pthread_barrier_init(&start, NULL, (unsigned)count), 0);
+	for (size_t i = 0; i < count; i++) {
+		clients[i].start = &start;
+		assert_int_equal(pthread_create(&threads[i], NULL, race_checkout, &clients[i]), 0);
+	}
+	for (size_t i = 0; i < count; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&start);
+}

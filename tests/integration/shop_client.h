@@ -8,6 +8,7 @@
 #define JKD_TESTS_SHOP_CLIENT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,6 +126,25 @@ int shop_ledger_holds(void **state);
 
 /* Creates a variant through shop_variant_create() and records its stock in the ledger. */
 uint64_t shop_fixture_variant(const char *name, int64_t price_minor, int64_t stock);
+
+/* One client of a checkout race: checks out once, on its node, with its guest cart and idempotency key. */
+#define SHOP_RACE_CLIENTS_MAX 50
+struct shop_race_client {
+	struct jkd_node *node;           /* NULL means shop.node */
+	struct shop_actor guest;
+	const char *idempotency_key;
+	int status;
+	char type[64];                   /* problem type of the response, "" if none */
+	json_int_t order_number;         /* 0 if the response has no order */
+	pthread_barrier_t *start;        /* private */
+};
+
+/*
+ * Runs every client's checkout at the same moment, each on its own thread,
+ * and joins them. The caller checks the results, because cmocka cannot
+ * fail a test from another thread.
+ */
+void shop_race_run(struct shop_race_client *clients, size_t count);
 
 /* Returns a fresh email address "<prefix>-<n>@example.es" in out. */
 const char *shop_email(char *out, size_t out_size, const char *prefix);

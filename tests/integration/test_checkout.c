@@ -18,7 +18,7 @@
 
 #include "tests/integration/shop_client.h"
 
-#define RACE_CLIENTS 50
+#define RACE_CLIENTS SHOP_RACE_CLIENTS_MAX
 
 /* Makes actor a guest whose cart contains quantity units of variant_id. */
 static void guest_with_cart(struct shop_actor *guest, uint64_t variant_id, int64_t quantity)
@@ -28,62 +28,9 @@ static void guest_with_cart(struct shop_actor *guest, uint64_t variant_id, int64
 	assert_int_equal(strlen(guest->cart_token), 43);
 }
 
-struct race_client {
-	struct shop_actor guest;
-	const char *idempotency_key;
-	pthread_barrier_t *start;
-	int status;
-	char code[64];
-	json_int_t order_number;
-};
-
-/*
- * Worker of a race: waits for the others, checks out once and keeps the
- * status. Checks happen on the main thread after the join. NOTE: the
- * harness fails the test from this thread only if it cannot connect, and
- * cmocka does not support failing from another thread.
- */
-static void *race_checkout(void *arg)
-{
-	struct race_client *client = arg;
-	json_t *body = shop_checkout_body("carrera@example.es");
-	struct http_reply reply;
-	json_t *json;
-
-	pthread_barrier_wait(client->start);
-	shop_checkout(&shop.node, &client->guest, client->idempotency_key, body, &reply);
-	client->status = reply.status;
-	json = json_loadb(reply.body, reply.body_len, 0, NULL);
-	snprintf(client->code, sizeof(client->code), "%s",
-		 json_string_value(json_object_get(json, "type")) != NULL ? json_string_value(json_object_get(json, "type"))
-									   : "");
-	client->order_number = json_integer_value(json_object_get(json_object_get(json, "order"), "number"));
-	json_decref(json);
-	http_reply_free(&reply);
-	json_decref(body);
-	return NULL;
-}
-
-/* Runs the clients' checkouts at once and joins them. */
-static void race_run(struct race_client *clients, size_t count)
-{
-	pthread_t threads[RACE_CLIENTS];
-	pthread_barrier_t start;
-
-	assert_true(count <= RACE_CLIENTS);
-	assert_int_equal(pthread_barrier_init(&start, NULL, (unsigned)count), 0);
-	for (size_t i = 0; i < count; i++) {
-		clients[i].start = &start;
-		assert_int_equal(pthread_create(&threads[i], NULL, race_checkout, &clients[i]), 0);
-	}
-	for (size_t i = 0; i < count; i++)
-		pthread_join(threads[i], NULL);
-	pthread_barrier_destroy(&start);
-}
-
 static void fifty_guests_race_for_three_units(void **state)
 {
-	static struct race_client clients[RACE_CLIENTS];
+	static struct shop_race_client clients[RACE_CLIENTS];
 	char keys[RACE_CLIENTS][32];
 	uint64_t variant_id = shop_fixture_variant("Camiseta Carrera", 1999, 3);
 	int created = 0, out_of_stock = 0;
@@ -95,14 +42,14 @@ static void fifty_guests_race_for_three_units(void **state)
 		snprintf(keys[i], sizeof(keys[i]), "carrera-%zu", i);
 		clients[i].idempotency_key = keys[i];
 	}
-	race_run(clients, RACE_CLIENTS);
+	shop_race_run(clients, RACE_CLIENTS);
 	for (size_t i = 0; i < RACE_CLIENTS; i++) {
 		if (clients[i].status == 201)
 			created++;
-		else if (clients[i].status == 409 && strcmp(clients[i].code, "/problems/out_of_stock") == 0)
+		else if (clients[i].status == 409 && strcmp(clients[i].type, "/problems/out_of_stock") == 0)
 			out_of_stock++;
 		else
-			fail_msg("client %zu: unexpected status %d (%s)", i, clients[i].status, clients[i].code);
+			fail_msg("client %zu: unexpected status %d (%s)", i, clients[i].status, clients[i].type);
 	}
 	assert_int_equal(created, 3);
 	assert_int_equal(out_of_stock, RACE_CLIENTS - 3);
@@ -111,7 +58,7 @@ static void fifty_guests_race_for_three_units(void **state)
 
 static void two_carts_of_three_against_five(void **state)
 {
-	struct race_client clients[2];
+	struct shop_race_client clients[2];
 	uint64_t variant_id = shop_fixture_variant("Sudadera Carrera", 3999, 5);
 
 	(void)state;
@@ -120,7 +67,7 @@ static void two_carts_of_three_against_five(void **state)
 	guest_with_cart(&clients[1].guest, variant_id, 3);
 	clients[0].idempotency_key = "dos-carritos-a";
 	clients[1].idempotency_key = "dos-carritos-b";
-	race_run(clients, 2);
+	shop_race_run(clients, 2);
 	assert_int_equal((clients[0].status == 201) + (clients[1].status == 201), 1);
 	assert_int_equal((clients[0].status == 409) + (clients[1].status == 409), 1);
 	assert_int_equal(shop_variant_stock(&shop.node, &shop.admin, variant_id), 2);
@@ -150,7 +97,7 @@ static void same_key_twice_returns_first_order(void **state)
 
 static void same_key_concurrently_makes_one_order(void **state)
 {
-	struct race_client clients[2];
+	struct shop_race_client clients[2];
 	uint64_t variant_id = shop_fixture_variant("Chaqueta Simultánea", 8900, 10);
 
 	(void)state;
@@ -159,7 +106,7 @@ static void same_key_concurrently_makes_one_order(void **state)
 	clients[1].guest = clients[0].guest;
 	clients[0].idempotency_key = "clave-simultanea";
 	clients[1].idempotency_key = "clave-simultanea";
-	race_run(clients, 2);
+	shop_race_run(clients, 2);
 	assert_int_equal((clients[0].status == 201) + (clients[1].status == 201), 1);
 	assert_int_equal((clients[0].status == 200) + (clients[1].status == 200), 1);
 	assert_true(clients[0].order_number > 0);

@@ -5,7 +5,6 @@
  * single-node versions are in test_checkout.c.
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,60 +58,9 @@ static int64_t stock_after_commit(uint64_t variant_id)
 	return shop_variant_stock(member(0), &admin, variant_id);
 }
 
-struct race_client {
-	struct jkd_node *node;
-	struct shop_actor guest;
-	const char *idempotency_key;
-	pthread_barrier_t *start;
-	int status;
-	char type[64];
-	json_int_t order_number;
-};
-
-/*
- * Worker of a race: waits for the others, checks out once on its node and
- * keeps the status; the main thread checks after the join.
- */
-static void *race_checkout(void *arg)
-{
-	struct race_client *client = arg;
-	json_t *body = shop_checkout_body("carrera@example.es");
-	struct http_reply reply;
-	json_t *json;
-	const char *type;
-
-	pthread_barrier_wait(client->start);
-	shop_checkout(client->node, &client->guest, client->idempotency_key, body, &reply);
-	client->status = reply.status;
-	json = json_loadb(reply.body, reply.body_len, 0, NULL);
-	type = json_string_value(json_object_get(json, "type"));
-	snprintf(client->type, sizeof(client->type), "%s", type != NULL ? type : "");
-	client->order_number = json_integer_value(json_object_get(json_object_get(json, "order"), "number"));
-	json_decref(json);
-	http_reply_free(&reply);
-	json_decref(body);
-	return NULL;
-}
-
-static void race_run(struct race_client *clients, size_t count)
-{
-	pthread_t threads[RACE_CLIENTS];
-	pthread_barrier_t start;
-
-	assert_true(count <= RACE_CLIENTS);
-	assert_int_equal(pthread_barrier_init(&start, NULL, (unsigned)count), 0);
-	for (size_t i = 0; i < count; i++) {
-		clients[i].start = &start;
-		assert_int_equal(pthread_create(&threads[i], NULL, race_checkout, &clients[i]), 0);
-	}
-	for (size_t i = 0; i < count; i++)
-		pthread_join(threads[i], NULL);
-	pthread_barrier_destroy(&start);
-}
-
 static void guests_on_all_nodes_race_for_three_units(void **state)
 {
-	static struct race_client clients[RACE_CLIENTS];
+	static struct shop_race_client clients[RACE_CLIENTS];
 	char keys[RACE_CLIENTS][32];
 	uint64_t variant_id = shop_variant_create(member(0), &admin, "Camiseta Clúster", 1999, 3);
 	int created = 0, out_of_stock = 0;
@@ -126,7 +74,7 @@ static void guests_on_all_nodes_race_for_three_units(void **state)
 		snprintf(keys[i], sizeof(keys[i]), "cluster-race-%zu", i);
 		clients[i].idempotency_key = keys[i];
 	}
-	race_run(clients, RACE_CLIENTS);
+	shop_race_run(clients, RACE_CLIENTS);
 	for (size_t i = 0; i < RACE_CLIENTS; i++) {
 		if (clients[i].status == 201)
 			created++;
@@ -143,7 +91,7 @@ static void guests_on_all_nodes_race_for_three_units(void **state)
 
 static void same_key_on_two_nodes_makes_one_order(void **state)
 {
-	struct race_client clients[2];
+	struct shop_race_client clients[2];
 	uint64_t variant_id = shop_variant_create(member(0), &admin, "Chaqueta Dos Nodos", 8900, 10);
 
 	(void)state;
@@ -155,7 +103,7 @@ static void same_key_on_two_nodes_makes_one_order(void **state)
 	clients[1].node = member(2);
 	clients[0].idempotency_key = "clave-dos-nodos";
 	clients[1].idempotency_key = "clave-dos-nodos";
-	race_run(clients, 2);
+	shop_race_run(clients, 2);
 	assert_int_equal((clients[0].status == 201) + (clients[1].status == 201), 1);
 	assert_int_equal((clients[0].status == 200) + (clients[1].status == 200), 1);
 	assert_true(clients[0].order_number > 0);
