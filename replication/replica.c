@@ -28,9 +28,9 @@
  * commit, so resending could apply it twice. It times out instead and the
  * client retries (checkouts with their Idempotency-Key).
  *
- * Ownership of requests between threads: a
- * request belongs to the incoming queue, then to the replica thread, then
- * to its inbox until the done callback returns.
+ * Ownership of requests between threads: a request belongs to the incoming
+ * queue, then to the replica thread, then to its inbox until the done
+ * callback returns.
  */
 #include "replication/repl.h"
 
@@ -132,7 +132,7 @@ static void proposal_free(struct proposal *p)
  * Drops the references of delivered proposals (their done callback ran) and
  * of dropped ones (freed without it). The thread that drops the last
  * reference frees the inbox. That is the close callback's thread or the
- * writer, and either way the async handle is closed by then.
+ * replica thread, and either way the async handle is closed by then.
  */
 static void inbox_release(struct repl_inbox *inbox, size_t delivered, size_t dropped)
 {
@@ -220,8 +220,8 @@ enum repl_err repl_inbox_open(struct repl *repl, uv_loop_t *loop, struct repl_in
 }
 
 /*
- * Runs on the inbox's loop. Once closed is set under the lock, the writer no
- * longer touches the async handle. The handle is closed here because
+ * Runs on the inbox's loop. Once closed is set under the lock, the replica
+ * thread no longer touches the async handle. The handle is closed here because
  * uv_close() must run on the loop's own thread.
  */
 void repl_inbox_close(struct repl_inbox *inbox)
@@ -241,7 +241,7 @@ void repl_inbox_close(struct repl_inbox *inbox)
 }
 
 /*
- * Runs on the writer: hands a finished proposal to its inbox, or frees it if
+ * Runs on the replica thread: hands a finished proposal to its inbox, or frees it if
  * the inbox is closed. uv_async_send() is called under the lock, so it never
  * runs after repl_inbox_close() has set closed and gone on to uv_close().
  */
@@ -752,9 +752,13 @@ static void on_member(struct repl *repl, uint32_t from, struct wire_reader *r)
 static void on_reply(struct repl *repl, enum frame_kind kind, struct wire_reader *r)
 {
 	uint64_t seq = wire_get_u64(r), value = wire_get_u64(r);
-	enum request_kind req = kind == FRAME_FORWARD_NACK ? REQ_PROPOSE : kind == FRAME_MEMBER_RESP ? REQ_MEMBER : REQ_READ;
+	enum request_kind req = REQ_READ;
 	struct proposal *p;
 
+	if (kind == FRAME_FORWARD_NACK)
+		req = REQ_PROPOSE;
+	else if (kind == FRAME_MEMBER_RESP)
+		req = REQ_MEMBER;
 	if (r->failed)
 		return;
 	p = plist_find(&repl->pending, req, seq);

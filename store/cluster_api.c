@@ -6,12 +6,12 @@
  * /ops/v1/cluster/members/{id} (remove one) and POST
  * /ops/v1/cluster/transfer (hand leadership to a node).
  *
- * Read consistency, for every routed request on both listeners:
+ * Read consistency applies to every routed request on both listeners.
  * "X-Jkd-Min-Index: N" makes the node wait until it has applied index N,
- * the index a write response reported (read-your-writes across nodes), and
+ * the index a write response reported (read-your-writes across nodes).
  * "X-Jkd-Consistency: linearizable" makes it first learn the leader's
- * commit index (ReadIndex) and wait until it has applied that. Both waits
- * are bounded by cluster.write_timeout_ms and end in 503 when it passes.
+ * commit index (ReadIndex) and then wait until it has applied that. Both
+ * waits are bounded by cluster.write_timeout_ms and end in 503 after it.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -14,7 +14,7 @@
 #include "store/node.h"
 
 /*
- * Table and key of the log writer's last applied index: 8 bytes, host byte
+ * Table and key of the replica's last applied index: 8 bytes, host byte
  * order. This mirrors REPL_META_TABLE and REPL_APPLIED_KEY in
  * replication/replica.c, which does not export them.
  */
