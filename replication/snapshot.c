@@ -8,13 +8,14 @@
  * last snapshot, the node keeps the last quarter of them for followers that
  * are a little behind and deletes the rest.
  *
- * Sending. When the core asks for a snapshot for a follower
- * (RAFT_MSG_SNAPSHOT), a libuv pool thread writes a consistent compacted
+ * Sending. The core asks for a snapshot for a follower with
+ * RAFT_MSG_SNAPSHOT. A libuv pool thread then writes a consistent compacted
  * copy of the environment (kv_copy_to_file) to <data_dir>/snapshot-out-<id>.mdb.
- * The replica thread then streams it in SNAPSHOT_CHUNK_BYTES chunks, a few
- * at a time per tick, so heartbeats and replication to the other nodes go
- * on meanwhile. The copy may be newer than the index the core asked for,
- * which raft.h allows.
+ * The replica thread streams it in SNAPSHOT_CHUNK_BYTES chunks, a few at a
+ * time per tick, so heartbeats and replication to the other nodes go on
+ * meanwhile, and reports success to the core once the last chunk is sent.
+ * The copy may be newer than the index the core asked for, which raft.h
+ * allows.
  *
  * Receiving. The follower writes the chunks in order to
  * <data_dir>/snapshot-in/data.mdb. Once all have arrived it opens the copy,
@@ -22,7 +23,7 @@
  * is ahead of its own commit index, rewrites the copy's Raft tables as its
  * own: its hard state, the snapshot metadata and any of its log entries
  * after the snapshot that match it (§5.1). It then renames the copy over
- * data.mdb, reports success to the leader and asks the node to restart,
+ * data.mdb, replies to the leader and asks the node to restart,
  * because other threads still read the old file. A restart takes a fraction
  * of a second and is the simplest way to swap a live LMDB environment.
  */
@@ -195,6 +196,15 @@ static void send_pump(struct repl *repl, struct snapshot_out *out)
 		stats.queued++;
 	}
 	free(chunk);
+	/*
+	 * Success is reported once every chunk is handed to the transport: the
+	 * follower's own reply may never leave, because it restarts right
+	 * after installing. If the install failed after all, the follower's log
+	 * is still behind the leader's, so the leader's next probe fails and
+	 * the core asks for a new snapshot.
+	 */
+	if (out->offset == out->size)
+		send_end(repl, out, true);
 }
 
 void snapshot_on_done(struct repl *repl, uint32_t from, struct wire_reader *r)

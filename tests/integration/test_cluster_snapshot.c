@@ -1,9 +1,9 @@
 /*
- * Snapshots between real jkd processes: with a short compaction threshold,
- * a follower that was stopped while the leader compacted past its log, and
- * a node added after compaction, both come back by snapshot (the node logs
- * snapshot_installed and restarts itself) and end with the same digest as
- * the others. Writes after the install still reach them.
+ * Snapshots between real jkd processes, with a short compaction threshold.
+ * A follower stopped while the leader compacted past its log comes back by
+ * snapshot, and so does a node added after compaction: each logs
+ * snapshot_installed, restarts itself and ends with the same digest as the
+ * others. Writes after the install still reach them.
  */
 #include <inttypes.h>
 #include <setjmp.h>
