@@ -183,6 +183,31 @@ static enum kv_err session_delete(struct store *store, struct kv_txn *txn, uint6
 	return err == KV_NOT_FOUND ? KV_OK : err;
 }
 
+/*
+ * Records a signed session as revoked: an expired session record under its
+ * token hash, which api_authenticate() refuses for signed tokens. It is
+ * left out of the per-user index, because a password change already
+ * invalidates every signed session of the user.
+ */
+static enum kv_err session_revoke(struct store *store, struct kv_txn *txn, uint64_t user_id,
+				  const unsigned char *token_hash)
+{
+	struct rec_writer w;
+	struct buf value;
+	enum kv_err err = KV_NO_MEMORY;
+
+	buf_init(&value, 1024);
+	rec_begin(&w, &value, STORE_RECORD_SESSION, SCHEMA_VERSION, 4);
+	rec_put_u64(&w, "user", user_id);
+	rec_put_cstr(&w, "csrf", "");
+	rec_put_u64(&w, "created_at", 0);
+	rec_put_u64(&w, "expires_at", 0);
+	if (rec_end(&w) == 0)
+		err = kv_put(txn, store->sessions, token_hash, TOKEN_HASH_BYTES, value.data, value.len);
+	buf_free(&value);
+	return err;
+}
+
 /* Deletes every session of user_id. */
 static enum kv_err sessions_delete_all(struct store *store, struct kv_txn *txn, uint64_t user_id)
 {
@@ -314,7 +339,7 @@ static enum kv_err apply_session_delete(struct store *store, struct kv_txn *txn,
 {
 	const void *token_hash;
 	size_t len;
-	uint64_t user_id;
+	uint64_t user_id, revoke;
 	enum kv_err err;
 
 	if (!rec_get_bin(cmd, "token_hash", &token_hash, &len) || len != TOKEN_HASH_BYTES ||
@@ -323,6 +348,8 @@ static enum kv_err apply_session_delete(struct store *store, struct kv_txn *txn,
 		return KV_OK;
 	}
 	err = session_delete(store, txn, user_id, token_hash);
+	if (err == KV_OK && rec_get_u64(cmd, "revoke", &revoke) && revoke == 1)
+		err = session_revoke(store, txn, user_id, token_hash);
 	if (err != KV_OK)
 		return err;
 	return store_result_json(result, STORE_OK, NULL);

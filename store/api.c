@@ -9,6 +9,8 @@
 
 #include "common/log.h"
 #include "store/accounts.h"
+#include "store/node.h"
+#include "store/signed_session.h"
 
 uint64_t api_now_ms(void)
 {
@@ -301,6 +303,49 @@ static int session_load(struct http_request *req, const char *token, size_t toke
 	return 0;
 }
 
+/*
+ * Checks a signed session (made by a node without a majority): its MAC, its
+ * expiry, that its user exists with the same password change time, and that
+ * no logout revoked it. Returns like session_load().
+ */
+static int signed_session_load(struct http_request *req, const char *token, size_t token_len,
+			       struct api_principal *who, struct accounts_session *session)
+{
+	struct node *node = ((struct node_worker *)req->worker_data)->node;
+	struct accounts_session revoked;
+	struct accounts_user user;
+	struct signed_session s;
+	struct kv_txn *txn;
+	enum kv_err err;
+
+	memset(session, 0, sizeof(*session));
+	if (!node->has_session_key || !signed_session_open(node->session_key, token, token_len, &s, session->csrf) ||
+	    s.expires_at_ms <= api_now_ms())
+		return -1;
+	crypto_hash_sha256(who->token_hash, (const unsigned char *)token, token_len);
+	if (kv_read_begin(node->env, &txn) != KV_OK)
+		return -2;
+	err = accounts_user_get(&node->store, txn, s.user_id, &user);
+	if (err == KV_OK && accounts_session_get(&node->store, txn, who->token_hash, &revoked, &user) != KV_NOT_FOUND)
+		err = KV_NOT_FOUND; /* a logout left a revoked record under the token's hash */
+	kv_read_end(txn);
+	if (err == KV_NOT_FOUND || (err == KV_OK && user.password_changed_at_ms != s.password_changed_at_ms))
+		return -1;
+	if (err != KV_OK) {
+		log_error("session_read_failed", "rid=%s err=\"%s\"", req->request_id, kv_strerror(err));
+		return -2;
+	}
+	session->user_id = s.user_id;
+	session->created_at_ms = s.created_at_ms;
+	session->expires_at_ms = s.expires_at_ms;
+	who->user_id = user.id;
+	who->role = user.role == ACCOUNTS_ROLE_ADMIN ? API_ROLE_ADMIN : API_ROLE_CUSTOMER;
+	who->signed_session = true;
+	snprintf(who->email, sizeof(who->email), "%s", user.email);
+	snprintf(who->name, sizeof(who->name), "%s", user.name);
+	return 0;
+}
+
 bool api_authenticate(struct http_request *req, enum api_role min_role, struct api_principal *who)
 {
 	struct accounts_session session;
@@ -317,7 +362,10 @@ bool api_authenticate(struct http_request *req, enum api_role min_role, struct a
 					     NULL, "Log in to continue.");
 		return false;
 	}
-	rc = token_len == ACCOUNTS_TOKEN_CHARS ? session_load(req, token, token_len, who, &session) : -1;
+	if (signed_session_is_signed(token, token_len))
+		rc = signed_session_load(req, token, token_len, who, &session);
+	else
+		rc = token_len == ACCOUNTS_TOKEN_CHARS ? session_load(req, token, token_len, who, &session) : -1;
 	if (rc == -2) {
 		http_respond_problem(req, 503, "unavailable", NULL, "The node cannot read right now. Retry in a moment.");
 		return false;

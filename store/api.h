@@ -31,6 +31,7 @@ struct api_principal {
 	char name[401];
 	char csrf[64];                   /* the session's CSRF token */
 	uint64_t expires_at_ms;          /* the session's expiry */
+	bool signed_session;             /* a signed token made without a majority (signed_session.h) */
 };
 
 #define API_SESSION_COOKIE "jkd_session"

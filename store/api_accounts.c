@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "store/accounts.h"
 #include "store/api.h"
+#include "store/signed_session.h"
 #include "store/cart.h"
 #include "store/codec.h"
 
@@ -57,13 +58,16 @@ struct auth_job {
 
 /* The token made for a new session, kept until the response is sent. */
 struct session_out {
-	char token[ACCOUNTS_TOKEN_CHARS + 1];
+	char token[SIGNED_SESSION_TOKEN_CHARS + 1];
 	char csrf[ACCOUNTS_CSRF_CHARS + 1];
 	unsigned char token_hash[32];
 	uint64_t created_at_ms;
 	uint64_t expires_at_ms;
 	bool cookie_secure;
 	unsigned max_age_s;
+	bool may_sign;                 /* a login: without a majority it gets a signed session instead */
+	uint64_t user_id;
+	uint64_t password_changed_at_ms;
 };
 
 static struct node *node_of(struct http_request *req)
@@ -188,6 +192,41 @@ static void session_pack(struct rec_writer *w, const struct session_out *s)
 	msgpack_pack_uint64(&w->pk, s->expires_at_ms);
 }
 
+/*
+ * Turns a login that could not reach a majority into a signed session
+ * (signed_session.h), so shoppers can log in on a node cut off from the
+ * rest. Returns the response body with the user, or NULL after responding
+ * with the error.
+ */
+static json_t *session_sign(struct http_request *req, enum repl_err err, struct session_out *s)
+{
+	struct node *node = node_of(req);
+	struct signed_session signed_session = {
+		.user_id = s->user_id,
+		.created_at_ms = s->created_at_ms,
+		.expires_at_ms = s->expires_at_ms,
+		.password_changed_at_ms = s->password_changed_at_ms,
+	};
+	struct accounts_user user;
+	struct kv_txn *txn;
+	enum kv_err kerr = kv_read_begin(node->env, &txn);
+
+	if (kerr == KV_OK) {
+		kerr = accounts_user_get(&node->store, txn, s->user_id, &user);
+		kv_read_end(txn);
+	}
+	if (kerr != KV_OK) {
+		log_error("session_sign_failed", "rid=%s user=%llu err=\"%s\"", req->request_id,
+			  (unsigned long long)s->user_id, kv_strerror(kerr));
+		api_respond_failure(req, err, NULL);
+		return NULL;
+	}
+	signed_session_make(node->session_key, &signed_session, s->token, s->csrf);
+	log_info("session_signed", "rid=%s user=%llu reason=%s", req->request_id, (unsigned long long)s->user_id,
+		 err == REPL_NO_QUORUM ? "no_quorum" : "write_timeout");
+	return json_pack("{s:o, s:b}", "user", accounts_user_json(&user), "provisional", 1);
+}
+
 /* Responds with the command's user plus the new session's token, and sets the session cookie. */
 static void session_done(struct http_request *req, enum repl_err err, uint64_t index, struct repl_result *result)
 {
@@ -196,11 +235,17 @@ static void session_done(struct http_request *req, enum repl_err err, uint64_t i
 	json_t *body;
 	char headers[512];
 
-	if (err != REPL_OK || result->status != STORE_OK) {
+	/* A session whose outcome is unknown may exist too; a signed one beside it does no harm. */
+	if ((err == REPL_NO_QUORUM || err == REPL_TIMEOUT) && s->may_sign && node_of(req)->has_session_key) {
+		body = session_sign(req, err, s);
+		if (body == NULL)
+			return;
+	} else if (err != REPL_OK || result->status != STORE_OK) {
 		api_respond_failure(req, err, result);
 		return;
+	} else {
+		body = json_loadb(result->data, result->len, 0, NULL);
 	}
-	body = json_loadb(result->data, result->len, 0, NULL);
 	if (body == NULL) {
 		log_error("session_result_invalid", "rid=%s index=%llu", req->request_id, (unsigned long long)index);
 		http_respond_problem(req, 500, "internal", NULL, "The response could not be encoded.");
@@ -276,6 +321,11 @@ static void finish_login(struct auth_job *job)
 	}
 	ratelimit_reset(&node->login_by_account, job->email);
 	s = session_new(node);
+	if (s != NULL) {
+		s->may_sign = true;
+		s->user_id = job->user_id;
+		s->password_changed_at_ms = job->password_changed_at_ms;
+	}
 	buf_init(&command, 4096);
 	rec_begin(&w, &command, ACCOUNTS_SESSION_CREATE, 1, job->has_guest_cart ? 4 : 3);
 	rec_put_u64(&w, "user", job->user_id);
@@ -586,9 +636,12 @@ static void handle_logout(struct http_request *req)
 	if (!api_authenticate(req, API_ROLE_CUSTOMER, &who))
 		return;
 	buf_init(&command, 1024);
-	rec_begin(&w, &command, ACCOUNTS_SESSION_DELETE, 1, 2);
+	rec_begin(&w, &command, ACCOUNTS_SESSION_DELETE, 1, who.signed_session ? 3 : 2);
 	rec_put_u64(&w, "user", who.user_id);
 	rec_put_bin(&w, "token_hash", who.token_hash, sizeof(who.token_hash));
+	/* A signed session has no record to delete, so the logout leaves a revoked one. */
+	if (who.signed_session)
+		rec_put_u64(&w, "revoke", 1);
 	if (rec_end(&w) != 0)
 		command.failed = true;
 	api_propose(req, &command, 204, logout_done);
@@ -607,9 +660,11 @@ static void handle_cookie(struct http_request *req)
 	struct api_principal who;
 	uint64_t now = api_now_ms();
 	char headers[512];
+	size_t token_len;
 
 	if (!api_authenticate(req, API_ROLE_CUSTOMER, &who))
 		return;
+	token_len = who.signed_session ? SIGNED_SESSION_TOKEN_CHARS : ACCOUNTS_TOKEN_CHARS;
 	if (who.by_cookie) {
 		http_respond_problem(req, 400, "bearer_required", "Authorization",
 				     "Send the session token as \"Authorization: Bearer\" to get a cookie for this node.");
@@ -618,7 +673,7 @@ static void handle_cookie(struct http_request *req)
 	snprintf(headers, sizeof(headers),
 		 "Set-Cookie: " API_SESSION_COOKIE "=%.*s; Path=/; Max-Age=%llu; HttpOnly; SameSite=Lax%s\r\n"
 		 "Cache-Control: no-store\r\n",
-		 ACCOUNTS_TOKEN_CHARS, http_header_get(req, "Authorization", NULL) + 7,
+		 (int)token_len, http_header_get(req, "Authorization", NULL) + 7,
 		 (unsigned long long)(who.expires_at_ms > now ? (who.expires_at_ms - now) / 1000 : 0),
 		 node_of(req)->config.cookie_secure ? "; Secure" : "");
 	http_respond_json(req, 200, json_pack("{s:s}", "csrf_token", who.csrf), headers);

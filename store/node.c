@@ -24,6 +24,7 @@
 #include "store/search.h"
 #include "store/cart.h"
 #include "store/orders.h"
+#include "store/signed_session.h"
 #include "store/ops_api.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
@@ -540,8 +541,12 @@ static int writer_start(struct node *node)
 		log_error("config_invalid", "key=cluster.listen hint=\"a node with peers needs a listen address\"");
 		return -1;
 	}
-	if (node->config.cluster_listen[0] != '\0' && cluster_key_load(node, config.key) != 0)
-		return -1;
+	if (node->config.cluster_listen[0] != '\0') {
+		if (cluster_key_load(node, config.key) != 0)
+			return -1;
+		signed_session_key_derive(config.key, sizeof(config.key), node->session_key);
+		node->has_session_key = true;
+	}
 	err = repl_start(&config, &node->repl);
 	sodium_memzero(config.key, sizeof(config.key));
 
@@ -601,5 +606,6 @@ void node_stop(struct node *node)
 	kv_close(node->env);
 	close(node->lock_fd);
 	sodium_memzero(node->operator_token, sizeof(node->operator_token));
+	sodium_memzero(node->session_key, sizeof(node->session_key));
 	log_info("node_stopped", "");
 }

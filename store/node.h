@@ -77,6 +77,8 @@ struct node {
 	int lock_fd;                       /* holds the exclusive lock on <data_dir>/jkd.lock */
 	struct node_worker *workers[NODE_WORKERS_MAX]; /* freed by node_stop(), see worker_stop() */
 	char **argv;                       /* the command line, to restart after a snapshot install */
+	unsigned char session_key[32];     /* signs sessions made without a majority, from the cluster key */
+	bool has_session_key;              /* only a node with a cluster key has one */
 };
 
 /* State of one HTTP worker thread. */

@@ -9,10 +9,10 @@
 #include "tests/integration/harness.h"
 
 struct test_session {
-	char token[64];
+	char token[128];  /* 43 characters, or 88 for a signed session */
 	char csrf[64];
-	char cookie[128]; /* "Cookie: jkd_session=...\r\n" */
-	char bearer[128]; /* "Authorization: Bearer ...\r\n" */
+	char cookie[192]; /* "Cookie: jkd_session=...\r\n" */
+	char bearer[192]; /* "Authorization: Bearer ...\r\n" */
 };
 
 /* Flags that make Argon2id cheap enough for tests (it is still Argon2id). */

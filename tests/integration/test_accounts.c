@@ -304,7 +304,7 @@ static void bearer_token_buys_node_cookie(void **state)
 {
 	struct test_session session;
 	struct http_reply reply;
-	char cookie[160], headers[256], csrf[64];
+	char cookie[256], headers[320], csrf[64];
 
 	(void)state;
 	register_customer(&node, "otro-nodo@example.es", "cazadora2026", &session);
