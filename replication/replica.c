@@ -1113,14 +1113,27 @@ static void status_update(struct repl *repl)
 }
 
 /* Drains Raft's output; runs after every loop iteration. */
+static void on_idle(uv_idle_t *idle)
+{
+	(void)idle;
+}
+
 static void drive(struct repl *repl)
 {
-	for (int round = 0; round < DRIVE_ROUNDS_MAX && raft_has_ready(repl->raft); round++) {
-		if (!handle_ready(repl)) {
-			repl->stalled = true;
-			return;
-		}
+	if (raft_has_ready(repl->raft) && !handle_ready(repl)) {
+		repl->stalled = true;
+		return;
 	}
+	/*
+	 * One ready per loop iteration. The next one, usually the commit of the
+	 * entries just persisted, waits for the requests that arrive meanwhile,
+	 * so one transaction (one fsync) applies a batch and persists the next.
+	 * The idle handle keeps the loop from blocking while a ready waits.
+	 */
+	if (raft_has_ready(repl->raft))
+		uv_idle_start(&repl->idle, on_idle);
+	else
+		uv_idle_stop(&repl->idle);
 	repl->stalled = false;
 	release_waiters(repl);
 	if (leader_id(repl) != repl->status.leader)
@@ -1210,7 +1223,9 @@ static void on_transport_closed(void *ctx)
 /* Fails what is left and closes every handle, so uv_run() returns. */
 static void stop_loop(struct repl *repl)
 {
-	drive(repl);
+	/* Apply what is committed, so that its requests get their results. */
+	for (int i = 0; i < STOP_DRIVE_ROUNDS_MAX && !repl->stalled && raft_has_ready(repl->raft); i++)
+		drive(repl);
 	fail_list(repl, &repl->waiting, REPL_STOPPED);
 	fail_list(repl, &repl->pending, REPL_STOPPED);
 	fail_list(repl, &repl->waiters, REPL_STOPPED);
@@ -1218,6 +1233,7 @@ static void stop_loop(struct repl *repl)
 	uv_close((uv_handle_t *)&repl->wake, on_handle_closed);
 	uv_close((uv_handle_t *)&repl->tick, on_handle_closed);
 	uv_close((uv_handle_t *)&repl->check, on_handle_closed);
+	uv_close((uv_handle_t *)&repl->idle, on_handle_closed);
 	if (repl->transport != NULL)
 		transport_close(repl->transport, on_transport_closed, NULL);
 	repl->transport = NULL;
@@ -1423,7 +1439,8 @@ static enum repl_err loop_open(struct repl *repl)
 	uv_async_init(&repl->loop, &repl->wake, on_wake);
 	uv_timer_init(&repl->loop, &repl->tick);
 	uv_check_init(&repl->loop, &repl->check);
-	repl->wake.data = repl->tick.data = repl->check.data = repl;
+	uv_idle_init(&repl->loop, &repl->idle);
+	repl->wake.data = repl->tick.data = repl->check.data = repl->idle.data = repl;
 	uv_timer_start(&repl->tick, on_tick, repl->config.tick_ms, repl->config.tick_ms);
 	uv_check_start(&repl->check, on_check);
 	return transport_start(repl);

@@ -28,8 +28,8 @@
 
 #define ENVELOPE_BYTES 10
 #define SEQ_MASK ((UINT64_C(1) << 56) - 1) /* a read's Raft context holds the origin in the top byte */
-#define DRIVE_ROUNDS_MAX 64
 #define TRANSPORT_QUEUE_MAX 4096
+#define STOP_DRIVE_ROUNDS_MAX 64 /* readies handled at stop */
 #define RAFT_MSG_BYTES_MAX (1u << 20)
 #define RAFT_MSG_ENTRIES_MAX 256
 #define STORAGE_RESERVE_BYTES (256u << 10)
@@ -139,6 +139,7 @@ struct repl {
 	uv_async_t wake;
 	uv_timer_t tick;
 	uv_check_t check;
+	uv_idle_t idle;
 
 	/* Shared with the proposing threads. */
 	pthread_mutex_t lock;
