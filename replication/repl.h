@@ -83,7 +83,7 @@ struct repl_config {
 	struct kv_env *env;
 	repl_apply_fn apply;
 	void *state_machine;
-	size_t batch_max;          /* commands the leader takes per round */
+	size_t batch_max;          /* new requests taken per loop iteration, so per LMDB commit */
 	size_t queue_max;          /* proposals waiting; beyond that propose returns REPL_BUSY */
 	size_t command_max_bytes;
 

@@ -112,6 +112,25 @@ static struct proposal *plist_take(struct plist *l)
 	return head;
 }
 
+/* Takes at most max requests from the head of the list, as a list of their own. */
+static struct proposal *plist_take_first(struct plist *l, size_t max)
+{
+	struct proposal *head = l->head, *last = head;
+	size_t n = 1;
+
+	if (head == NULL || max == 0 || l->count <= max)
+		return plist_take(l);
+	while (n < max) {
+		last = last->next;
+		n++;
+	}
+	l->head = last->next;
+	l->head->prev = NULL;
+	last->next = NULL;
+	l->count -= n;
+	return head;
+}
+
 static struct proposal *plist_find(const struct plist *l, enum request_kind kind, uint64_t seq)
 {
 	for (struct proposal *p = l->head; p != NULL; p = p->next)
@@ -1193,8 +1212,11 @@ static void on_wake(uv_async_t *async)
 	bool stopping;
 
 	pthread_mutex_lock(&repl->lock);
-	p = plist_take(&repl->incoming);
+	p = plist_take_first(&repl->incoming, repl->config.batch_max);
 	stopping = repl->stopping;
+	/* Leave the rest for the next loop iteration, so one ready holds at most batch_max new requests. */
+	if (repl->incoming.head != NULL && !stopping)
+		uv_async_send(&repl->wake);
 	pthread_mutex_unlock(&repl->lock);
 	for (; p != NULL; p = next) {
 		next = p->next;

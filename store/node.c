@@ -64,7 +64,7 @@ const struct config_option node_config_options[] = {
 	OPTION("log", "level", CONFIG_STRING, log_level, "info", 0, 0, N_("level"),
 	       N_("Lowest log level written: debug, info, warn or error.")),
 	OPTION("write", "batch_max", CONFIG_UINT, batch_max, "512", 1, 65536, N_("commands"),
-	       N_("Maximum commands applied in one LMDB commit (one fsync).")),
+	       N_("Maximum new commands taken into one LMDB commit (one fsync).")),
 	OPTION("auth", "session_ttl_hours", CONFIG_UINT, session_ttl_hours, "336", 1, 8760, N_("hours"),
 	       N_("Lifetime of a login session.")),
 	OPTION("auth", "hash_memory_mb", CONFIG_UINT, hash_memory_mb, "64", 8, 1024, N_("MiB"),
