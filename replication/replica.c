@@ -721,13 +721,34 @@ static void route_waiting(struct repl *repl)
 
 /* Frames from peers */
 
+#define INVALID_LOG_INTERVAL_MS 1000
+
+/*
+ * Counts an authenticated frame that did not decode and logs it, at most
+ * once a second with the number of frames not logged in between.
+ */
+static void frame_invalid(struct repl *repl, uint32_t from, const char *kind)
+{
+	uint64_t now = uv_now(&repl->loop);
+
+	atomic_fetch_add(&repl->frames_invalid, 1);
+	if (repl->invalid_logged_ms != 0 && now < repl->invalid_logged_ms + INVALID_LOG_INTERVAL_MS) {
+		repl->invalid_suppressed++;
+		return;
+	}
+	log_warn("frame_invalid", "peer=%" PRIu32 " kind=%s suppressed=%" PRIu64, from, kind,
+		 repl->invalid_suppressed);
+	repl->invalid_logged_ms = now;
+	repl->invalid_suppressed = 0;
+}
+
 static void on_forward(struct repl *repl, uint32_t from, struct wire_reader *r)
 {
 	uint64_t seq = wire_get_u64(r);
 	enum repl_err err;
 
 	if (r->failed || r->left < ENVELOPE_BYTES || r->p[1] != from) {
-		atomic_fetch_add(&repl->frames_invalid, 1);
+		frame_invalid(repl, from, "forward");
 		return;
 	}
 	err = raft_role(repl->raft) == RAFT_LEADER ? leader_propose(repl, r->p, r->left) : REPL_NO_QUORUM;
@@ -757,7 +778,7 @@ static void on_member(struct repl *repl, uint32_t from, struct wire_reader *r)
 	enum repl_err err = REPL_NO_QUORUM;
 
 	if (r->failed || text == NULL || id == 0 || id > REPL_NODE_ID_MAX) {
-		atomic_fetch_add(&repl->frames_invalid, 1);
+		frame_invalid(repl, from, "member");
 		return;
 	}
 	memcpy(address, text, len);
@@ -809,7 +830,7 @@ static void on_frame(void *ctx, uint32_t from, const void *payload, size_t len)
 		if (!wire_get_raft_msg(&r, &m, RAFT_MSG_ENTRIES_MAX) || m.from != from ||
 		    m.to != repl->config.node_id) {
 			raft_msg_clear(&m);
-			atomic_fetch_add(&repl->frames_invalid, 1);
+			frame_invalid(repl, from, "raft");
 			return;
 		}
 		raft_step(repl->raft, &m);
@@ -837,7 +858,7 @@ static void on_frame(void *ctx, uint32_t from, const void *payload, size_t len)
 		on_reply(repl, kind, &r);
 		break;
 	default:
-		atomic_fetch_add(&repl->frames_invalid, 1);
+		frame_invalid(repl, from, "unknown");
 		break;
 	}
 }

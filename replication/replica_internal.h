@@ -173,6 +173,8 @@ struct repl {
 	_Atomic uint64_t forwarded;
 	_Atomic uint64_t timeouts;
 	_Atomic uint64_t frames_invalid;
+	uint64_t invalid_logged_ms;  /* replica thread only: rate limit of the frame_invalid log */
+	uint64_t invalid_suppressed;
 	struct metrics_size_histogram batch_sizes;
 	struct metrics_histogram commit_latency;
 };
