@@ -827,8 +827,9 @@ static void on_frame(void *ctx, uint32_t from, const void *payload, size_t len)
 	kind = (enum frame_kind)wire_get_u8(&r);
 	switch (kind) {
 	case FRAME_RAFT:
+		/* Snapshots travel as FRAME_SNAP_CHUNK; the core never gets one from the wire. */
 		if (!wire_get_raft_msg(&r, &m, RAFT_MSG_ENTRIES_MAX) || m.from != from ||
-		    m.to != repl->config.node_id) {
+		    m.to != repl->config.node_id || m.type == RAFT_MSG_SNAPSHOT) {
 			raft_msg_clear(&m);
 			frame_invalid(repl, from, "raft");
 			return;
