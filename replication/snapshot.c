@@ -113,6 +113,12 @@ static void send_end(struct repl *repl, struct snapshot_out *out, bool ok)
 	log_info("snapshot_send_finished", "peer=%" PRIu32 " bytes=%" PRIu64 " ok=%d", out->peer, out->offset, ok);
 }
 
+/*
+ * NOTE: kv_copy_to_file() holds the environment's resize lock shared, so a
+ * map growth on the replica thread waits for the copy to end, and with it
+ * heartbeats. Growth is rare (the map doubles), but a large copy then
+ * stalls the node for its duration.
+ */
 static void copy_work(uv_work_t *work)
 {
 	struct snapshot_out *out = work->data;
