@@ -126,6 +126,8 @@ static void handle_cluster_status(struct http_request *req)
 	http_respond_json(req, 200, body, "Cache-Control: no-store\r\n");
 }
 
+static void handle_transfer(struct http_request *req);
+
 static void member_done(void *ctx, enum repl_err err, uint64_t index, struct repl_result *result)
 {
 	struct http_request *req = ctx;
@@ -134,6 +136,11 @@ static void member_done(void *ctx, enum repl_err err, uint64_t index, struct rep
 	(void)result;
 	if (err == REPL_OK) {
 		http_respond_json(req, 202, json_pack("{s:b}", "accepted", 1), NULL);
+		return;
+	}
+	if (err == REPL_INVALID && req->route->def.handler == handle_transfer) {
+		http_respond_problem(req, 422, "invalid_member", "id",
+				     "Leadership can only go to a voting member of the cluster.");
 		return;
 	}
 	if (err == REPL_INVALID) {

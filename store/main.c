@@ -95,6 +95,8 @@ static int parse_arguments(int argc, char **argv, struct node_config *config, en
 			 config->log_level);
 		return usage_error(lang, err);
 	}
+	if (node_cluster_config_check(config, lang, err, sizeof(err)) != 0)
+		return usage_error(lang, err);
 	return 0;
 }
 

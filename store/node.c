@@ -420,11 +420,8 @@ static int parse_peers(const char *text, uint32_t self, struct repl_peer *peers,
 		size_t address_len = eq != NULL ? len - (size_t)(eq + 1 - p) : 0;
 
 		if (eq == NULL || id_end != eq || id == 0 || id > REPL_NODE_ID_MAX || id == self ||
-		    address_len == 0 || address_len >= REPL_ADDRESS_MAX || count == max) {
-			log_error("config_invalid", "key=cluster.peers value=\"%s\" "
-				  "hint=\"write id=address pairs separated by commas, ids 1-255 other than this node's\"", text);
+		    address_len == 0 || address_len >= REPL_ADDRESS_MAX || count == max)
 			return -1;
-		}
 		peers[count].id = (uint32_t)id;
 		memcpy(peers[count].address, eq + 1, address_len);
 		peers[count].address[address_len] = '\0';
@@ -453,15 +450,36 @@ static int parse_bootstrap(const char *text, uint32_t self, const struct repl_pe
 		char *end;
 		unsigned long id = strtoul(p, &end, 10);
 
-		if (end == p || id == 0 || id > REPL_NODE_ID_MAX || count == max || (*end != ',' && *end != '\0')) {
-			log_error("config_invalid", "key=cluster.bootstrap value=\"%s\" hint=\"write node ids separated by commas\"",
-				  text);
+		if (end == p || id == 0 || id > REPL_NODE_ID_MAX || count == max || (*end != ',' && *end != '\0'))
 			return -1;
-		}
 		ids[count++] = (uint32_t)id;
 		p = *end == ',' ? end + 1 : end;
 	}
 	return (int)count;
+}
+
+int node_cluster_config_check(const struct node_config *config, enum i18n_lang lang, char *err, size_t size)
+{
+	struct repl_peer peers[RAFT_MAX_NODES];
+	uint32_t bootstrap[RAFT_MAX_NODES];
+	int peer_count = parse_peers(config->cluster_peers, config->node_id, peers, RAFT_MAX_NODES);
+
+	if (peer_count < 0) {
+		snprintf(err, size, i18n_text(lang, "invalid --cluster-peers \"%s\": write id=address pairs separated by commas, with ids from 1 to 255 other than this node's"),
+			 config->cluster_peers);
+		return -1;
+	}
+	if (parse_bootstrap(config->cluster_bootstrap, config->node_id, peers, (size_t)peer_count, bootstrap,
+			    RAFT_MAX_NODES) < 0) {
+		snprintf(err, size, i18n_text(lang, "invalid --cluster-bootstrap \"%s\": write node ids from 1 to 255 separated by commas"),
+			 config->cluster_bootstrap);
+		return -1;
+	}
+	if (peer_count > 0 && config->cluster_listen[0] == '\0') {
+		snprintf(err, size, "%s", i18n_text(lang, "--cluster-peers needs --cluster-listen, the address other nodes reach this one at"));
+		return -1;
+	}
+	return 0;
 }
 
 static int cluster_key_load(struct node *node, unsigned char key[32])
@@ -533,14 +551,11 @@ static int writer_start(struct node *node)
 	};
 	enum repl_err err;
 
+	/* main() checked the settings with node_cluster_config_check(). */
 	if (peer_count < 0 || bootstrap_count < 0)
 		return -1;
 	config.peer_count = (size_t)peer_count;
 	config.bootstrap_count = (size_t)bootstrap_count;
-	if (peer_count > 0 && node->config.cluster_listen[0] == '\0') {
-		log_error("config_invalid", "key=cluster.listen hint=\"a node with peers needs a listen address\"");
-		return -1;
-	}
 	if (node->config.cluster_listen[0] != '\0') {
 		if (cluster_key_load(node, config.key) != 0)
 			return -1;

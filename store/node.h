@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "common/i18n.h"
 #include "kv/kv.h"
 #include "replication/repl.h"
 #include "store/apply.h"
@@ -87,6 +88,13 @@ struct node_worker {
 	struct repl_inbox *inbox;
 	uv_loop_t *loop;
 };
+
+/*
+ * Checks the cluster settings that flags and the file cannot check one by
+ * one (the peer and bootstrap lists, and that peers need a listen
+ * address). Returns 0, or -1 with a message in lang in err.
+ */
+int node_cluster_config_check(const struct node_config *config, enum i18n_lang lang, char *err, size_t size);
 
 /* Opens storage, starts the log writer and the HTTP server. Returns 0 or -1 (logged). */
 int node_start(struct node *node);

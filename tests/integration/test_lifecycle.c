@@ -131,6 +131,26 @@ static void out_of_range_value_names_flag(void **state)
 	assert_non_null(strstr(out, "0 a 256"));
 }
 
+static void malformed_peer_list_exits_2(void **state)
+{
+	static const char *const args[] = {"--cluster-listen", "tcp://127.0.0.1:1", "--cluster-peers", "2", NULL};
+	char out[4096];
+
+	(void)state;
+	assert_int_equal(run_jkd(args, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "--cluster-peers \"2\" no es válido"));
+}
+
+static void peers_without_listen_address_exit_2(void **state)
+{
+	static const char *const args[] = {"--cluster-peers", "2=tcp://127.0.0.1:1", NULL};
+	char out[4096];
+
+	(void)state;
+	assert_int_equal(run_jkd(args, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "--cluster-peers necesita --cluster-listen"));
+}
+
 static void second_node_on_same_directory_fails(void **state)
 {
 	struct jkd_node node;
@@ -186,6 +206,8 @@ int main(void)
 		cmocka_unit_test(sigterm_finishes_request_in_progress),
 		cmocka_unit_test(sigterm_drops_partial_headers),
 		cmocka_unit_test(unknown_flag_exits_2_in_spanish),
+		cmocka_unit_test(malformed_peer_list_exits_2),
+		cmocka_unit_test(peers_without_listen_address_exit_2),
 		cmocka_unit_test(out_of_range_value_names_flag),
 		cmocka_unit_test(help_lists_every_setting),
 		cmocka_unit_test(second_node_on_same_directory_fails),
