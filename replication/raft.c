@@ -113,6 +113,7 @@ static const char *const err_messages[RAFT_ERR_COUNT] = {
 	[RAFT_INVALID_CONFIG] = "invalid raft configuration or persisted state",
 	[RAFT_NOT_APPLIED] = "cannot compact beyond the applied index",
 	[RAFT_NO_MEMORY] = "out of memory",
+	[RAFT_INVALID_MESSAGE] = "malformed message dropped",
 };
 
 const char *raft_strerror(enum raft_err err)
@@ -1160,8 +1161,9 @@ static void handle_append(struct raft *r, const struct raft_msg *m)
 		reply(r, m, &resp);
 		return;
 	}
-	/* Consistency check, §3.5: the entry before the new ones must match. */
-	if (raft_term_at(r, m->index) != m->log_term) {
+	/* Consistency check, §3.5: the entry before the new ones must match.
+	 * raft_term_at() is 0 past the log, so check the index as well. */
+	if (m->index > raft_last_index(r) || raft_term_at(r, m->index) != m->log_term) {
 		resp.index = m->index;
 		resp.reject = true;
 		resp.hint = raft_last_index(r);
@@ -1478,6 +1480,45 @@ static bool handle_term(struct raft *r, const struct raft_msg *m)
 	return true;
 }
 
+/*
+ * An AppendEntries that no leader sends: its entries must follow m->index
+ * one by one with terms that never decrease, from the term of the entry
+ * before them up to the leader's term. Every entry past index 0 has a term
+ * of at least 1. Handling such a message would append entries at the wrong
+ * index or truncate committed ones.
+ */
+static bool append_malformed(const struct raft_msg *m)
+{
+	uint64_t term = m->log_term;
+
+	if (m->log_term > m->term || (m->index > 0 && m->log_term == 0) || m->index > UINT64_MAX - m->n_entries)
+		return true;
+	for (size_t i = 0; i < m->n_entries; i++) {
+		const struct raft_entry *e = &m->entries[i];
+
+		if (e->index != m->index + 1 + i || e->term < term || e->term > m->term || e->term == 0)
+			return true;
+		term = e->term;
+	}
+	return false;
+}
+
+/*
+ * A reply to this leader of its own term that acknowledges an index past
+ * its log or a heartbeat it never sent. Counting it would commit entries
+ * a quorum does not store, or confirm a ReadIndex without a quorum.
+ */
+static bool reply_malformed(const struct raft *r, const struct raft_msg *m)
+{
+	if (r->role != RAFT_LEADER || m->term != r->term)
+		return false;
+	if (m->type == RAFT_MSG_APPEND_RESP)
+		return !m->reject && m->index > raft_last_index(r);
+	if (m->type == RAFT_MSG_HEARTBEAT_RESP)
+		return m->context > r->heartbeat_seq;
+	return false;
+}
+
 enum raft_err raft_step(struct raft *r, const struct raft_msg *m)
 {
 	r->out_of_memory = false;
@@ -1485,6 +1526,8 @@ enum raft_err raft_step(struct raft *r, const struct raft_msg *m)
 	 * membership from the log that the leader sends it. */
 	if (m->from == 0)
 		return RAFT_UNKNOWN_NODE;
+	if ((m->type == RAFT_MSG_APPEND && append_malformed(m)) || reply_malformed(r, m))
+		return RAFT_INVALID_MESSAGE;
 	if (!handle_term(r, m))
 		return RAFT_OK;
 	if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PRE_VOTE) {

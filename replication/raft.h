@@ -80,6 +80,7 @@ enum raft_err {
 	RAFT_INVALID_CONFIG, /* the configuration or the restored state is invalid */
 	RAFT_NOT_APPLIED,    /* compaction beyond the applied index: apply first */
 	RAFT_NO_MEMORY,
+	RAFT_INVALID_MESSAGE, /* a message no correct node sends (entries out of sequence, an index past the log): dropped */
 	RAFT_ERR_COUNT,
 };
 
@@ -243,7 +244,12 @@ void raft_free(struct raft *r);
 
 /* Advances the logical clock by one tick: elections and heartbeats. */
 void raft_tick(struct raft *r);
-/* Handles a message from another node; m and its entries are copied. */
+/*
+ * Handles a message from another node; m and its entries are copied. A
+ * message that no correct node sends is dropped with RAFT_INVALID_MESSAGE,
+ * so a peer that holds the cluster key but is buggy cannot break the
+ * log's invariants.
+ */
 enum raft_err raft_step(struct raft *r, const struct raft_msg *m);
 /* Appends a command at the leader. *index receives its log index. */
 enum raft_err raft_propose(struct raft *r, const void *data, size_t len, uint64_t *index);

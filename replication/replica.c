@@ -834,7 +834,8 @@ static void on_frame(void *ctx, uint32_t from, const void *payload, size_t len)
 			frame_invalid(repl, from, "raft");
 			return;
 		}
-		raft_step(repl->raft, &m);
+		if (raft_step(repl->raft, &m) == RAFT_INVALID_MESSAGE)
+			atomic_fetch_add(&repl->frames_invalid, 1);
 		raft_msg_clear(&m);
 		break;
 	case FRAME_FORWARD:

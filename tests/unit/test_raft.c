@@ -148,6 +148,69 @@ static void append_truncates_conflicting_entries(void **state)
 	raft_free(r);
 }
 
+/* An AppendEntries past the log whose log_term is 0, which raft_term_at()
+ * also returns past the log, must not move the commit index beyond it. */
+static void append_past_log_with_zero_term_dropped(void **state)
+{
+	struct raft_entry log[] = { { .term = 1, .index = 1 } };
+	struct raft_hard_state hs = { .term = 1 };
+	struct raft *r = new_node(2, false, &hs, log, 1);
+	struct raft_msg m = { .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1, .index = 50, .commit = 50 };
+	struct outbox out = { 0 };
+
+	(void)state;
+	assert_int_equal(raft_step(r, &m), RAFT_INVALID_MESSAGE);
+	assert_int_equal(raft_commit_index(r), 0);
+	drain(r, &out);
+	assert_int_equal(out.applied, 0);
+	outbox_clear(&out);
+	raft_free(r);
+}
+
+/* Entries that do not follow the message's index one by one would be
+ * appended at the wrong place or truncate committed entries. */
+static void append_entries_out_of_sequence_dropped(void **state)
+{
+	struct raft_entry log[] = { { .term = 1, .index = 1 }, { .term = 1, .index = 2 } };
+	struct raft_entry gap[] = { { .term = 1, .index = 5 } };
+	struct raft_entry behind[] = { { .term = 2, .index = 1 } };
+	struct raft_entry future[] = { { .term = 9, .index = 3 } };
+	struct raft_hard_state hs = { .term = 2, .commit = 2 };
+	struct raft *r = new_node(2, false, &hs, log, 2);
+	struct raft_msg m = {
+		.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 2, .index = 2, .log_term = 1,
+		.entries = gap, .n_entries = 1,
+	};
+
+	(void)state;
+	assert_int_equal(raft_step(r, &m), RAFT_INVALID_MESSAGE);
+	m.entries = behind;
+	assert_int_equal(raft_step(r, &m), RAFT_INVALID_MESSAGE);
+	m.entries = future;
+	assert_int_equal(raft_step(r, &m), RAFT_INVALID_MESSAGE);
+	assert_int_equal(raft_last_index(r), 2);
+	assert_int_equal(raft_term_at(r, 1), 1);
+	assert_int_equal(raft_term(r), 2);
+	raft_free(r);
+}
+
+/* A follower cannot acknowledge an index the leader never had. */
+static void append_reply_past_leader_log_dropped(void **state)
+{
+	struct outbox out = { 0 };
+	struct raft *r = new_leader(NULL, NULL, 0, &out);
+	struct raft_msg ack = { .type = RAFT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 1, .index = 1000 };
+	struct raft_msg hb_ack = { .type = RAFT_MSG_HEARTBEAT_RESP, .from = 2, .to = 1, .term = 1, .context = 1000 };
+
+	(void)state;
+	assert_int_equal(raft_step(r, &ack), RAFT_INVALID_MESSAGE);
+	assert_int_equal(raft_match_index(r, 2), 0);
+	assert_int_equal(raft_step(r, &hb_ack), RAFT_INVALID_MESSAGE);
+	assert_int_equal(raft_role(r), RAFT_LEADER);
+	outbox_clear(&out);
+	raft_free(r);
+}
+
 static void pre_vote_keeps_terms(void **state)
 {
 	struct raft *candidate = new_node(1, true, NULL, NULL, 0);
@@ -702,6 +765,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(append_rejected_on_prev_term_mismatch),
 		cmocka_unit_test(append_truncates_conflicting_entries),
+		cmocka_unit_test(append_past_log_with_zero_term_dropped),
+		cmocka_unit_test(append_entries_out_of_sequence_dropped),
+		cmocka_unit_test(append_reply_past_leader_log_dropped),
 		cmocka_unit_test(pre_vote_keeps_terms),
 		cmocka_unit_test(vote_rejected_for_stale_log),
 		cmocka_unit_test(check_quorum_steps_down),
