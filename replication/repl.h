@@ -191,6 +191,12 @@ enum repl_err repl_member_change(struct repl *repl, struct repl_inbox *inbox, en
 
 void repl_get_status(struct repl *repl, struct repl_status *out);
 
+/*
+ * True while the node cannot persist or apply what Raft hands it (storage
+ * full or failing): it serves reads but applies nothing until that passes.
+ */
+bool repl_is_stalled(const struct repl *repl);
+
 /* True if a leader is known and was heard from recently: writes may succeed. */
 bool repl_has_leader(const struct repl *repl);
 

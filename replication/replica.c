@@ -747,7 +747,8 @@ static void on_forward(struct repl *repl, uint32_t from, struct wire_reader *r)
 	uint64_t seq = wire_get_u64(r);
 	enum repl_err err;
 
-	if (r->failed || r->left < ENVELOPE_BYTES || r->p[1] != from) {
+	/* Only commands are forwarded; address records come from the leader's own membership changes. */
+	if (r->failed || r->left < ENVELOPE_BYTES || r->p[0] != ENTRY_COMMAND || r->p[1] != from) {
 		frame_invalid(repl, from, "forward");
 		return;
 	}
@@ -1164,6 +1165,7 @@ static void drive(struct repl *repl)
 {
 	if (raft_has_ready(repl->raft) && !handle_ready(repl)) {
 		repl->stalled = true;
+		atomic_store(&repl->stalled_atomic, true);
 		return;
 	}
 	/*
@@ -1177,6 +1179,7 @@ static void drive(struct repl *repl)
 	else
 		uv_idle_stop(&repl->idle);
 	repl->stalled = false;
+	atomic_store(&repl->stalled_atomic, false);
 	release_waiters(repl);
 	if (leader_id(repl) != repl->status.leader)
 		leader_changed(repl, leader_id(repl));
@@ -1593,6 +1596,11 @@ void repl_stop(struct repl *repl)
 uint64_t repl_applied_index(const struct repl *repl)
 {
 	return atomic_load(&repl->applied_atomic);
+}
+
+bool repl_is_stalled(const struct repl *repl)
+{
+	return atomic_load(&repl->stalled_atomic);
 }
 
 bool repl_has_leader(const struct repl *repl)

@@ -167,6 +167,7 @@ struct repl {
 	struct repl_status status;
 	_Atomic uint64_t applied_atomic;
 	_Atomic bool has_leader;
+	_Atomic bool stalled_atomic;
 
 	_Atomic uint64_t commits_failed;
 	_Atomic uint64_t map_grows;

@@ -36,6 +36,7 @@ struct peer {
 	uint32_t id;
 	char *address;
 	int sock;
+	int endpoint; /* nn_connect()'s endpoint id, to move the peer to another address */
 	uv_poll_t poll;
 	bool poll_open;
 	bool polling;
@@ -518,7 +519,8 @@ static enum transport_err open_peer(struct transport *t, struct peer *p, const s
 	p->sock = nn_socket(AF_SP, NN_PUSH);
 	if (p->sock < 0)
 		return socket_failed("socket", cfg->address);
-	if (nn_connect(p->sock, cfg->address) < 0)
+	p->endpoint = nn_connect(p->sock, cfg->address);
+	if (p->endpoint < 0)
 		return socket_failed("connect", cfg->address);
 	return TRANSPORT_OK;
 }
@@ -607,6 +609,36 @@ enum transport_err transport_open(const struct transport_config *config, struct 
 	return TRANSPORT_OK;
 }
 
+/*
+ * Points a known peer at a new address (a node that was removed and added
+ * back elsewhere): the socket connects there and drops its old endpoint,
+ * so its file descriptors and poll handle stay as they are.
+ */
+static enum transport_err peer_move(struct transport *t, struct peer *p, const char *address)
+{
+	char *copy;
+	int endpoint;
+
+	if (strcmp(p->address, address) == 0)
+		return TRANSPORT_OK;
+	copy = strdup(address);
+	if (copy == NULL)
+		return TRANSPORT_NO_MEMORY;
+	endpoint = nn_connect(p->sock, address);
+	if (endpoint < 0) {
+		free(copy);
+		return socket_failed("connect", address);
+	}
+	if (p->endpoint >= 0)
+		nn_shutdown(p->sock, p->endpoint);
+	log_info("transport_peer_moved", "node=%" PRIu32 " peer=%" PRIu32 " from=%s to=%s", t->node_id, p->id,
+		 p->address, address);
+	free(p->address);
+	p->address = copy;
+	p->endpoint = endpoint;
+	return TRANSPORT_OK;
+}
+
 enum transport_err transport_add_peer(struct transport *t, const struct transport_peer *peer)
 {
 	struct peer *p;
@@ -616,8 +648,9 @@ enum transport_err transport_add_peer(struct transport *t, const struct transpor
 		return TRANSPORT_CLOSING;
 	if (peer->id == t->node_id || peer->address == NULL)
 		return TRANSPORT_INVALID_CONFIG;
-	if (find_peer(t, peer->id) != NULL)
-		return TRANSPORT_OK;
+	p = find_peer(t, peer->id);
+	if (p != NULL)
+		return peer_move(t, p, peer->address);
 	if (t->peer_count == TRANSPORT_PEERS_MAX)
 		return TRANSPORT_TOO_LARGE;
 	p = &t->peers[t->peer_count];

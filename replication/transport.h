@@ -140,8 +140,9 @@ enum transport_err transport_open(const struct transport_config *config, struct 
 enum transport_err transport_send(struct transport *t, uint32_t peer_id, const void *payload, size_t len);
 
 /*
- * Connects to one more peer (a node that joined the cluster). Adding a
- * known id does nothing. At most TRANSPORT_PEERS_MAX peers.
+ * Connects to one more peer (a node that joined the cluster). For a known
+ * id it moves the connection to the given address if that differs (a node
+ * added back elsewhere). At most TRANSPORT_PEERS_MAX peers.
  */
 enum transport_err transport_add_peer(struct transport *t, const struct transport_peer *peer);
 

@@ -227,6 +227,13 @@ static void handle_healthz(struct http_request *req)
 	json_t *body;
 
 	repl_get_status(node->repl, &status);
+	if (repl_is_stalled(node->repl)) {
+		/* Reads still work, but a load balancer should prefer the other nodes. */
+		body = json_pack("{s:s, s:I}", "status", "stalled", "applied_index",
+				 (json_int_t)repl_applied_index(node->repl));
+		http_respond_json(req, 503, body, "Cache-Control: no-store\r\nRetry-After: 5\r\n");
+		return;
+	}
 	body = json_pack("{s:s, s:I, s:s, s:i, s:I}", "status", "ok", "applied_index",
 			 (json_int_t)repl_applied_index(node->repl), "role", status.role, "leader", (int)status.leader,
 			 "term", (json_int_t)status.term);

@@ -191,11 +191,44 @@ static void removed_leader_hands_over(void **state)
 	cluster_assert_digests_equal(&cluster, TIMEOUT_MS);
 }
 
+/* A removed node's disk is wiped and it comes back under a new address: the others reconnect to it. */
+static void removed_node_rejoins_at_new_address(void **state)
+{
+	size_t leader = cluster_wait_leader(&cluster, TIMEOUT_MS);
+	size_t node = cluster_follower(&cluster, leader);
+	struct cluster_member *m = &cluster.members[node];
+	uint64_t index = 0;
+
+	(void)state;
+	member_remove(leader, node);
+	m->removed = true;
+	wait_membership(m->id, 0);
+	jkd_process_cleanup(m->node);
+	m->started = false;
+	m->removed = false;
+	m->port = m->operator_port = 0;
+	snprintf(m->address, sizeof(m->address), "tcp://127.0.0.1:%d", harness_free_port());
+	for (int i = 0; i < 10; i++) {
+		char key[32];
+		uint64_t acked;
+
+		snprintf(key, sizeof(key), "while-away-%d", i);
+		assert_int_equal(cluster_kv_put(cluster.members[leader].node, key, "v", &acked), 201);
+		index = acked;
+	}
+	cluster_node_start(&cluster, node);
+	member_add(leader, node);
+	wait_membership(m->id, 2);
+	cluster_wait_applied(&cluster, index, TIMEOUT_MS);
+	cluster_assert_digests_equal(&cluster, TIMEOUT_MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(node_joins_and_follower_leaves, cluster_setup, cluster_teardown),
 		cmocka_unit_test_setup_teardown(removed_leader_hands_over, cluster_setup, cluster_teardown),
+		cmocka_unit_test_setup_teardown(removed_node_rejoins_at_new_address, cluster_setup, cluster_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
