@@ -223,6 +223,16 @@ static int cmd_kv(const struct options *o, int argc, char **argv)
 	return rc;
 }
 
+static bool command_known(const char *name)
+{
+	static const char *const commands[] = {"health", "metrics", "admin", "kv", "cluster"};
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i]) == 0)
+			return true;
+	return false;
+}
+
 static int dispatch(const struct options *o, int argc, char **argv)
 {
 	if (strcmp(argv[0], "health") == 0 && argc == 1)
@@ -253,21 +263,30 @@ int main(int argc, char **argv)
 			print_help(&o);
 			return 0;
 		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("jkdctl 0.1.0\n");
+			return 0;
+		}
+		if (strcmp(argv[i], "--node") != 0 && strcmp(argv[i], "--token-file") != 0) {
+			snprintf(message, sizeof(message), tr(&o, "unknown option %s"), argv[i]);
+			return jkdctl_usage(&o, message);
+		}
 		if (i + 1 >= argc) {
 			snprintf(message, sizeof(message), tr(&o, "missing value for %s"), argv[i]);
 			return jkdctl_usage(&o, message);
 		}
-		if (strcmp(argv[i], "--node") == 0) {
+		if (strcmp(argv[i], "--node") == 0)
 			node = argv[++i];
-		} else if (strcmp(argv[i], "--token-file") == 0) {
+		else
 			token_file = argv[++i];
-		} else {
-			snprintf(message, sizeof(message), tr(&o, "unknown option %s"), argv[i]);
-			return jkdctl_usage(&o, message);
-		}
 	}
 	if (i >= argc)
 		return jkdctl_usage(&o, tr(&o, "missing command"));
+	/* Checked before the token is read, so that a typo is not reported as a token problem. */
+	if (!command_known(argv[i])) {
+		snprintf(message, sizeof(message), tr(&o, "unknown command \"%s\""), argv[i]);
+		return jkdctl_usage(&o, message);
+	}
 	if (jkdctl_cluster_is_offline(argc - i, argv + i))
 		return dispatch(&o, argc - i, argv + i);
 	if (node != NULL && config_parse_endpoint(node, o.host, sizeof(o.host), &o.port) != 0) {

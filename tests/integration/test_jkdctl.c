@@ -114,6 +114,7 @@ static void unknown_command_exits_2(void **state)
 
 	(void)state;
 	assert_int_equal(jkdctl("desconocido", NULL, 0, output, sizeof(output)), 2);
+	assert_non_null(strstr(output, "comando desconocido \"desconocido\""));
 	assert_non_null(strstr(output, "jkdctl --help"));
 	assert_int_equal(jkdctl("--bogus x health", NULL, 0, output, sizeof(output)), 2);
 }
