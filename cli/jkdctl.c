@@ -24,6 +24,7 @@
 
 #define RESPONSE_MAX_BYTES HTTP_CLIENT_RESPONSE_MAX_BYTES
 #define PASSWORD_MAX_BYTES 512
+#define HELP_COLUMN 40 /* characters before a command's description in --help */
 
 int jkdctl_request(const struct options *o, const char *method, const char *path, const char *content_type,
 		   const void *body, size_t body_len, struct response *res)
@@ -97,25 +98,39 @@ int jkdctl_usage(const struct options *o, const char *message)
 	return EXIT_USAGE;
 }
 
+void jkdctl_help_row(const char *command, const char *description)
+{
+	size_t chars = 0;
+
+	/* Columns count characters, not bytes, so that "DIRECCIÓN" lines up. */
+	for (const unsigned char *p = (const unsigned char *)command; *p != '\0'; p++)
+		chars += (*p & 0xc0) != 0x80;
+	if (chars >= HELP_COLUMN) {
+		printf("  %s\n  %*s %s\n", command, HELP_COLUMN, "", description);
+		return;
+	}
+	printf("  %s%*s %s\n", command, (int)(HELP_COLUMN - chars), "", description);
+}
+
 static void print_help(const struct options *o)
 {
 	printf("%s\n\n", tr(o, "Usage: jkdctl [--node HOST:PORT] [--token-file FILE] COMMAND [ARGUMENTS]"));
 	printf("%s\n\n", tr(o, "Operator tool of JKD Clothing: talks to a node's operator port."));
 	printf("%s\n", tr(o, "Commands:"));
-	printf("  %-40s %s\n", "health", tr(o, "Show the node's health and applied index."));
-	printf("  %-40s %s\n", "metrics", tr(o, "Print the node's Prometheus metrics."));
-	printf("  %-40s %s\n", tr(o, "admin create --email EMAIL --name NAME"),
+	jkdctl_help_row("health", tr(o, "Show the node's health and applied index."));
+	jkdctl_help_row("metrics", tr(o, "Print the node's Prometheus metrics."));
+	jkdctl_help_row(tr(o, "admin create --email EMAIL --name NAME"),
 	       tr(o, "Create an administrator; the password is read from standard input."));
-	printf("  %-40s %s\n", tr(o, "kv get KEY"), tr(o, "Print a raw value."));
-	printf("  %-40s %s\n", tr(o, "kv put KEY VALUE"), tr(o, "Store a raw value (\"-\" reads it from standard input)."));
-	printf("  %-40s %s\n", tr(o, "kv delete KEY"), tr(o, "Delete a raw value."));
-	printf("  %-40s %s\n", tr(o, "kv list [PREFIX]"), tr(o, "List raw keys by prefix."));
+	jkdctl_help_row(tr(o, "kv get KEY"), tr(o, "Print a raw value."));
+	jkdctl_help_row(tr(o, "kv put KEY VALUE"), tr(o, "Store a raw value (\"-\" reads it from standard input)."));
+	jkdctl_help_row(tr(o, "kv delete KEY"), tr(o, "Delete a raw value."));
+	jkdctl_help_row(tr(o, "kv list [PREFIX]"), tr(o, "List raw keys by prefix."));
 	jkdctl_cluster_help(o);
 	printf("\n");
 	printf("%s\n", tr(o, "Options:"));
-	printf("  %-40s %s\n", tr(o, "--node HOST:PORT"),
+	jkdctl_help_row(tr(o, "--node HOST:PORT"),
 	       tr(o, "Operator address of the node (default $JKD_NODE or 127.0.0.1:9080)."));
-	printf("  %-40s %s\n", tr(o, "--token-file FILE"),
+	jkdctl_help_row(tr(o, "--token-file FILE"),
 	       tr(o, "File with the operator token (default $JKD_TOKEN_FILE or ./data/operator.token)."));
 	printf("\n%s\n", tr(o, "Exit status: 0 success, 1 rejected by the node or a file not written, 2 usage error, 3 node unreachable."));
 }

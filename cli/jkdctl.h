@@ -57,4 +57,7 @@ bool jkdctl_cluster_is_offline(int argc, char **argv);
 /* Runs "cluster ..." with argv[0] the subcommand. Returns an exit code. */
 int jkdctl_cluster(const struct options *o, int argc, char **argv);
 
+/* Prints one line of --help: the command padded to a fixed column, then its description. */
+void jkdctl_help_row(const char *command, const char *description);
+
 #endif

@@ -276,14 +276,14 @@ int jkdctl_cluster(const struct options *o, int argc, char **argv)
 
 void jkdctl_cluster_help(const struct options *o)
 {
-	printf("  %-40s %s\n", tr(o, "cluster keygen PATH"),
+	jkdctl_help_row(tr(o, "cluster keygen PATH"),
 	       tr(o, "Write a new cluster key file (mode 0600); an existing file is not replaced."));
-	printf("  %-40s %s\n", "cluster status",
+	jkdctl_help_row("cluster status",
 	       tr(o, "Show the node's role, term, leader, indexes and the cluster members."));
-	printf("  %-40s %s\n", "cluster digest",
+	jkdctl_help_row("cluster digest",
 	       tr(o, "Print the digest of the shop data and its applied index, to compare nodes."));
-	printf("  %-40s %s\n", tr(o, "cluster add ID ADDRESS"),
+	jkdctl_help_row(tr(o, "cluster add ID ADDRESS"),
 	       tr(o, "Add node ID (1 to 255) at a nanomsg ADDRESS, first as a learner."));
-	printf("  %-40s %s\n", tr(o, "cluster remove ID"), tr(o, "Remove node ID from the cluster."));
-	printf("  %-40s %s\n", tr(o, "cluster transfer ID"), tr(o, "Hand leadership to node ID."));
+	jkdctl_help_row(tr(o, "cluster remove ID"), tr(o, "Remove node ID from the cluster."));
+	jkdctl_help_row(tr(o, "cluster transfer ID"), tr(o, "Hand leadership to node ID."));
 }
