@@ -1,0 +1,65 @@
+// Checks for the browser journeys: each polls the page until the condition
+// holds or EXPECT_TIMEOUT_MS passes, then fails with what it saw last.
+// playwright-core has no expect(); these cover what the journeys need.
+
+import { setTimeout as delay } from 'node:timers/promises';
+
+const EXPECT_TIMEOUT_MS = 10000;
+const POLL_INTERVAL_MS = 50;
+
+async function poll(read, accept, describe, timeoutMs = EXPECT_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let seen;
+  for (;;) {
+    try {
+      seen = await read();
+      if (accept(seen)) {
+        return seen;
+      }
+    } catch (error) {
+      seen = `(error: ${error.message.split('\n')[0]})`;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`${describe}; last seen: ${JSON.stringify(seen)} (after ${timeoutMs} ms)`);
+    }
+    await delay(POLL_INTERVAL_MS);
+  }
+}
+
+function matches(value, expected) {
+  if (typeof expected === 'function') {
+    return expected(value);
+  }
+  if (expected instanceof RegExp) {
+    return expected.test(value);
+  }
+  return value === expected;
+}
+
+// The trimmed text of the first element the locator finds.
+export function expectText(locator, expected, what) {
+  return poll(async () => (await locator.first().textContent({ timeout: POLL_INTERVAL_MS * 4 }))?.trim(),
+    (text) => text !== undefined && matches(text, expected), `${what}: expected text ${expected}`);
+}
+
+export function expectAttribute(locator, name, expected, what) {
+  return poll(() => locator.first().getAttribute(name, { timeout: POLL_INTERVAL_MS * 4 }),
+    (value) => matches(value, expected), `${what}: expected ${name}=${expected}`);
+}
+
+export function expectCount(locator, expected, what) {
+  return poll(() => locator.count(), (count) => matches(count, expected), `${what}: expected count ${expected}`);
+}
+
+export function expectVisible(locator, what) {
+  return poll(() => locator.first().isVisible(), (visible) => visible, `${what}: expected visible`);
+}
+
+export function expectUrl(page, expected, what) {
+  return poll(async () => page.url(), (url) => matches(url, expected), `${what}: expected URL ${expected}`);
+}
+
+// Any value the page computes: expectEval(page, () => document.documentElement.lang, 'es', 'html lang').
+export function expectEval(page, fn, expected, what) {
+  return poll(() => page.evaluate(fn), (value) => matches(value, expected), `${what}: expected ${expected}`);
+}
