@@ -26,6 +26,7 @@
 #include "store/orders.h"
 #include "store/signed_session.h"
 #include "store/ops_api.h"
+#include "store/web.h"
 
 #define OPTION(section, key, type, field, def, min, max, unit, help) \
 	{section, key, type, offsetof(struct node_config, field), def, min, max, unit, help}
@@ -293,6 +294,7 @@ int node_routes_register(struct node *node)
 	    search_routes_register(node->public_router, node) != 0 ||
 	    cart_routes_register(node->public_router, node) != 0 ||
 	    orders_routes_register(node->public_router, node) != 0 ||
+	    web_routes_register(node->public_router) != 0 ||
 	    cluster_routes_register(node->operator_router, node) != 0)
 		return -1;
 	/* Cluster operator routes (store/ops_api.c). */
