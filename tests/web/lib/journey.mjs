@@ -67,8 +67,8 @@ async function saveFailure(name, page) {
 
 // Opens a page that records what must fail a journey: uncaught page errors and
 // requests to anything but 127.0.0.1 (no CDN, no outside address), which are aborted.
-async function openPage(browser) {
-  const context = await browser.newContext();
+async function openPage(browser, contextOptions) {
+  const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   const problems = { pageErrors: [], foreignRequests: [], console: [] };
 
@@ -124,7 +124,8 @@ async function cleanUp(cluster, browser, failed) {
 
 // Runs body({ page, cluster, problems }) as the journey called name; exits the
 // process with 0 when it passed and 1 when it failed.
-// options.demo loads the demo catalog before the browser starts.
+// options.demo loads the demo catalog before the browser starts; options.context
+// holds playwright's browser context options (locale, for one).
 export async function runJourney(name, options, body) {
   const started = Date.now();
   let cluster = null;
@@ -152,7 +153,7 @@ export async function runJourney(name, options, body) {
       await cluster.loadDemo(ADMIN.email, ADMIN.password);
     }
     browser = await launchBrowser();
-    ({ page, problems } = await openPage(browser));
+    ({ page, problems } = await openPage(browser, options.context));
     await body({ page, cluster, problems });
     checkProblems(problems);
   } catch (error) {
