@@ -8,11 +8,13 @@ JKD_PACKAGES=(
 )
 
 # The browser tests (tests/web) drive Debian's chromium through playwright-core,
-# which never downloads a browser of its own.
+# whose npm package installs no browser of its own.
 JKD_TEST_PACKAGES=(chromium)
 
-# Debian 12's nodejs (18) is older than playwright-core needs (node 20 or
+# Debian 12's nodejs (18.20) is older than playwright-core needs (node 20 or
 # later), so Debian's packages are only a fallback for a machine without node.
+# NOTE: with that fallback npm ci warns about the engine and playwright-core
+# may fail to start; install node 20 or later on such a machine.
 jkd_node_packages() {
   if ! command -v node >/dev/null 2>&1; then
     echo nodejs
@@ -51,8 +53,8 @@ jkd_build() {
 
 # Installs tests/web's npm packages exactly as package-lock.json lists them,
 # when node_modules is missing or was installed from another lock file. The
-# lock file's digest, kept in node_modules, tells which one it was; npm ci
-# removes node_modules first, so no stale package survives.
+# lock file's digest is kept in node_modules to compare with. npm ci removes
+# node_modules first, so no stale package survives.
 jkd_web_test_deps() {
   local dir=tests/web
   local stamp=$dir/node_modules/.jkd-lock-sha256

@@ -1,5 +1,5 @@
-// The storefront speaks Spanish by default, even to a browser that prefers
-// English; choosing English in the language selector switches the page and
+// The storefront is in Spanish by default, even for a browser that prefers
+// English. Choosing English in the language selector switches the page, and
 // the choice survives a reload.
 
 import { expectAttribute, expectEval, expectText, expectVisible } from '../lib/expect.mjs';

@@ -1,7 +1,7 @@
 // A shopper on the demo catalog searches "zapatos" with suggestions, filters
-// the catalog by talla 42, opens a product, meets a sold-out talla × color,
-// adds an available one to the cart and sees it in the cart; another node of
-// the cluster then serves the same product page.
+// the catalog by talla 42, opens a product, chooses a sold-out talla × color,
+// then adds an available one to the cart and finds it on the cart page.
+// Another node of the cluster then serves the same product page.
 
 import { expectAttribute, expectCount, expectText, expectUrl, expectVisible } from '../lib/expect.mjs';
 import { ADMIN, runJourney } from '../lib/journey.mjs';

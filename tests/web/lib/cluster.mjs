@@ -61,7 +61,7 @@ export function run(file, args, { input, env = {} } = {}) {
       }
       resolve(stdout);
     });
-    // A command that exits without reading its input closes the pipe; the exit status tells the outcome.
+    // A command that exits without reading its input closes the pipe, so EPIPE is ignored and the exit status decides.
     child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
@@ -100,7 +100,7 @@ class Node {
     this.clusterAddress = `tcp://127.0.0.1:${await freePort()}`;
   }
 
-  // Starts jkd and resolves once its log says msg=node_started, as the C harness waits.
+  // Starts jkd and resolves once it logs msg=node_started, the line the C harness also waits for.
   async start() {
     const c = this.cluster;
     const peers = c.nodes.filter((n) => n !== this).map((n) => `${n.id}=${n.clusterAddress}`).join(',');

@@ -1,6 +1,7 @@
 // Checks for the browser journeys: each polls the page until the condition
-// holds or EXPECT_TIMEOUT_MS passes, then fails with what it saw last.
-// playwright-core has no expect(); these cover what the journeys need.
+// is true or EXPECT_TIMEOUT_MS passes, then fails with the last value read.
+// playwright-core has no expect() (that is in @playwright/test), so these
+// cover what the journeys need.
 
 import { setTimeout as delay } from 'node:timers/promises';
 

@@ -32,11 +32,13 @@ async function launchBrowser() {
     executablePath: browserPath(),
     headless: true,
     timeout: LAUNCH_TIMEOUT_MS,
-    // Chromium refuses to start as root with its sandbox on, and CI runs as
-    // root; the pages it opens are our own, served on 127.0.0.1. Any other
+    // Chromium exits with "sandboxing failed" when started as root with its
+    // sandbox on, and CI runs as root. Without the sandbox it opens only our
+    // own pages on 127.0.0.1 (other addresses are aborted below). Any other
     // user keeps the sandbox.
     chromiumSandbox: process.getuid() !== 0,
-    // Shared memory goes to /tmp, since a container's /dev/shm is often too small.
+    // Shared memory goes to /tmp, because a container's /dev/shm may be small
+    // (Docker's default is 64 MiB) and chromium crashes when it fills.
     args: ['--disable-dev-shm-usage'],
   });
 }
@@ -124,8 +126,8 @@ async function cleanUp(cluster, browser, failed) {
 
 // Runs body({ page, cluster, problems }) as the journey called name; exits the
 // process with 0 when it passed and 1 when it failed.
-// options.demo loads the demo catalog before the browser starts; options.context
-// holds playwright's browser context options (locale, for one).
+// options.demo loads the demo catalog before the browser starts, and
+// options.context is passed to browser.newContext() (locale, for one).
 export async function runJourney(name, options, body) {
   const started = Date.now();
   let cluster = null;
