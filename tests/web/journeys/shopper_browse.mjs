@@ -80,6 +80,7 @@ await runJourney('web_shopper_browse', { demo: true }, async ({ page, cluster })
     }
   }
   const { product: chosen, wanted, soldOut } = await choose(url, slugs);
+  console.log(`product ${chosen.slug}: sold out ${soldOut.talla} ${soldOut.color}, buying ${wanted.talla} ${wanted.color}`);
 
   // The product page: a sold-out combination, then an available one.
   await page.locator(`[data-testid="product-card"][data-slug="${chosen.slug}"] a`).first().click();

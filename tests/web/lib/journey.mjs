@@ -67,8 +67,9 @@ async function saveFailure(name, page) {
   }
 }
 
-// Opens a page that records what must fail a journey: uncaught page errors and
-// requests to anything but 127.0.0.1 (no CDN, no outside address), which are aborted.
+// Opens a page that records what must fail a journey: uncaught page errors,
+// Content-Security-Policy violations, and requests to anything but 127.0.0.1
+// (no CDN, no outside address), which are aborted.
 async function openPage(browser, contextOptions) {
   const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
@@ -96,6 +97,11 @@ async function openPage(browser, contextOptions) {
 function checkProblems(problems) {
   if (problems.pageErrors.length > 0) {
     throw new Error(`uncaught errors in the page:\n  ${problems.pageErrors.join('\n  ')}`);
+  }
+  // The pages must run under their strict Content-Security-Policy, so a blocked inline script or style is a bug.
+  const blocked = problems.console.filter((line) => line.includes('Content Security Policy'));
+  if (blocked.length > 0) {
+    throw new Error(`the Content-Security-Policy blocked parts of the page:\n  ${blocked.join('\n  ')}`);
   }
   if (problems.foreignRequests.length > 0) {
     throw new Error(`the page requested addresses other than 127.0.0.1:\n  ${problems.foreignRequests.join('\n  ')}`);
