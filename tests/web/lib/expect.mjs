@@ -3,28 +3,14 @@
 // playwright-core has no expect() (that is in @playwright/test), so these
 // cover what the journeys need.
 
-import { setTimeout as delay } from 'node:timers/promises';
+import { poll as pollUntil } from './wait.mjs';
 
 const EXPECT_TIMEOUT_MS = 10000;
-const POLL_INTERVAL_MS = 50;
+// One read of an element, short so that the poll retries soon when it is not there yet.
+const READ_TIMEOUT_MS = 200;
 
-async function poll(read, accept, describe, timeoutMs = EXPECT_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let seen;
-  for (;;) {
-    try {
-      seen = await read();
-      if (accept(seen)) {
-        return seen;
-      }
-    } catch (error) {
-      seen = `(error: ${error.message.split('\n')[0]})`;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(`${describe}; last seen: ${JSON.stringify(seen)} (after ${timeoutMs} ms)`);
-    }
-    await delay(POLL_INTERVAL_MS);
-  }
+function poll(read, accept, describe) {
+  return pollUntil(read, accept, describe, EXPECT_TIMEOUT_MS);
 }
 
 function matches(value, expected) {
@@ -39,12 +25,12 @@ function matches(value, expected) {
 
 // The trimmed text of the first element the locator finds.
 export function expectText(locator, expected, what) {
-  return poll(async () => (await locator.first().textContent({ timeout: POLL_INTERVAL_MS * 4 }))?.trim(),
+  return poll(async () => (await locator.first().textContent({ timeout: READ_TIMEOUT_MS }))?.trim(),
     (text) => text !== undefined && matches(text, expected), `${what}: expected text ${expected}`);
 }
 
 export function expectAttribute(locator, name, expected, what) {
-  return poll(() => locator.first().getAttribute(name, { timeout: POLL_INTERVAL_MS * 4 }),
+  return poll(() => locator.first().getAttribute(name, { timeout: READ_TIMEOUT_MS }),
     (value) => matches(value, expected), `${what}: expected ${name}=${expected}`);
 }
 

@@ -4,22 +4,29 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 const POLL_INTERVAL_MS = 50;
 
-// Resolves when fn() returns a truthy value, rejects after timeoutMs with what.
-export async function waitUntil(fn, what, timeoutMs) {
+// Calls read() until accept() takes its value, and resolves with that value.
+// An exception from read() counts as one more try. After timeoutMs it rejects
+// with describe and the last value or error read.
+export async function poll(read, accept, describe, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
-  let last;
+  let seen;
   for (;;) {
     try {
-      const value = await fn();
-      if (value) {
-        return value;
+      seen = await read();
+      if (accept(seen)) {
+        return seen;
       }
     } catch (error) {
-      last = error;
+      seen = `(error: ${error.message.split('\n')[0]})`;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
+      throw new Error(`${describe}; last seen: ${JSON.stringify(seen)} (after ${timeoutMs} ms)`);
     }
     await delay(POLL_INTERVAL_MS);
   }
+}
+
+// Resolves when fn() returns a truthy value, rejects after timeoutMs.
+export function waitUntil(fn, what, timeoutMs) {
+  return poll(fn, Boolean, `timed out waiting for ${what}`, timeoutMs);
 }
