@@ -15,6 +15,9 @@ const NODE_START_TIMEOUT_MS = 20000;
 const LEADER_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 10000;
 const COMMAND_TIMEOUT_MS = 60000;
+// Another program may take a probed port before jkd binds it, so a start that
+// fails with EADDRINUSE is tried again on new ports.
+const START_ATTEMPTS = 3;
 
 // The same flags as the C cluster tests: Argon2id at 8 MiB and one pass keeps
 // logins fast, and a 20 ms tick with 10 ticks per election elects a leader quickly.
@@ -25,6 +28,16 @@ const NODE_FLAGS = [
   '--cluster-tick-ms', '20', '--cluster-election-ticks', '10',
 ];
 
+// Every jkd process started and not yet exited, for killAll().
+const running = new Set();
+
+// Kills every jkd process this module started, at once; for a watchdog or a signal.
+export function killAll() {
+  for (const child of running) {
+    child.kill('SIGKILL');
+  }
+}
+
 export function binary(name) {
   const path = process.env[name];
   if (!path) {
@@ -33,8 +46,21 @@ export function binary(name) {
   return path;
 }
 
+// Ports handed out by this process, so that no two nodes get the same one.
+const handedOut = new Set();
+
 // Returns a TCP port that was free on 127.0.0.1 a moment ago.
-function freePort() {
+async function freePort() {
+  for (;;) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -119,12 +145,16 @@ class Node {
     const log = createWriteStream(this.logPath);
     const child = spawn(binary('JKD_BIN'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.process = child;
+    running.add(child);
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      // 'close' comes after the last of stderr, so the start-up log is complete.
+      child.once('close', (code, signal) => {
+        running.delete(child);
         this.exit = { code, signal };
         resolve(this.exit);
       });
       child.once('error', (error) => {
+        running.delete(child);
         this.exit = { code: null, signal: null, error };
         resolve(this.exit);
       });
@@ -137,6 +167,7 @@ class Node {
       if (!started) {
         logged = (logged + chunk.toString()).slice(-4096);
         started = logged.includes('msg=node_started');
+        this.addressInUse = logged.includes('EADDRINUSE');
       }
     });
     child.stderr.once('end', () => log.end());
@@ -174,20 +205,30 @@ export class Cluster {
   // node reports the same leader.
   static async start(tmpRoot, count = 3) {
     await mkdir(tmpRoot, { recursive: true });
-    const cluster = new Cluster(await mkdtemp(join(tmpRoot, 'cluster-')), count);
-    try {
-      await run(binary('JKDCTL_BIN'), ['cluster', 'keygen', cluster.keyPath]);
-      for (const node of cluster.nodes) {
-        await node.allocatePorts();
+    for (let attempt = 1; ; attempt++) {
+      const cluster = new Cluster(await mkdtemp(join(tmpRoot, 'cluster-')), count);
+      try {
+        await cluster.startNodes();
+        return cluster;
+      } catch (error) {
+        await cluster.stop();
+        if (attempt < START_ATTEMPTS && cluster.nodes.some((node) => node.addressInUse)) {
+          console.error(`a port was taken before jkd could bind it (logs in ${cluster.dir}); starting again`);
+          continue;
+        }
+        error.message += `\nnode logs (kept):\n  ${cluster.logPaths.join('\n  ')}`;
+        throw error;
       }
-      await Promise.all(cluster.nodes.map((node) => node.start()));
-      await cluster.waitLeader();
-    } catch (error) {
-      await cluster.stop();
-      error.message += `\nnode logs (kept):\n  ${cluster.logPaths.join('\n  ')}`;
-      throw error;
     }
-    return cluster;
+  }
+
+  async startNodes() {
+    await run(binary('JKDCTL_BIN'), ['cluster', 'keygen', this.keyPath]);
+    for (const node of this.nodes) {
+      await node.allocatePorts();
+    }
+    await Promise.all(this.nodes.map((node) => node.start()));
+    await this.waitLeader();
   }
 
   async waitLeader() {

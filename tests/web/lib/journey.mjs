@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { Cluster } from './cluster.mjs';
+import { Cluster, killAll } from './cluster.mjs';
 
 const JOURNEY_TIMEOUT_MS = 150000;
 const ACTION_TIMEOUT_MS = 10000;
@@ -142,17 +142,19 @@ export async function runJourney(name, options, body) {
   let problems = null;
   let failed = false;
 
-  const watchdog = setTimeout(() => {
-    console.error(`FAIL ${name}: the journey did not end within ${JOURNEY_TIMEOUT_MS} ms`);
-    for (const node of cluster?.nodes ?? []) {
-      node.process?.kill('SIGKILL');
-    }
-    browser?.process()?.kill('SIGKILL');
+  // Ends the run at once, keeping the logs; playwright kills chromium when node exits.
+  const abort = (reason) => {
+    console.error(`FAIL ${name}: ${reason}`);
+    killAll();
     if (cluster) {
       console.error(`node logs (kept):\n  ${cluster.logPaths.join('\n  ')}`);
     }
     process.exit(1);
-  }, JOURNEY_TIMEOUT_MS);
+  };
+  const watchdog = setTimeout(() => abort(`the journey did not end within ${JOURNEY_TIMEOUT_MS} ms`),
+    JOURNEY_TIMEOUT_MS);
+  process.once('SIGTERM', () => abort('stopped by SIGTERM'));
+  process.once('SIGINT', () => abort('stopped by SIGINT'));
 
   try {
     cluster = await Cluster.start(tmpRoot());
