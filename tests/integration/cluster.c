@@ -142,7 +142,7 @@ void cluster_node_start(struct cluster *c, size_t i)
 	argv[argc++] = "--cluster-tick-ms";
 	argv[argc++] = CLUSTER_TICK_MS;
 	argv[argc++] = "--cluster-election-ticks";
-	argv[argc++] = CLUSTER_ELECTION_TICKS;
+	argv[argc++] = c->election_ticks != NULL ? c->election_ticks : CLUSTER_ELECTION_TICKS;
 	for (size_t f = 0; c->flags != NULL && c->flags[f] != NULL; f++) {
 		assert_true(f < CLUSTER_FLAGS_MAX);
 		argv[argc++] = c->flags[f];
@@ -582,6 +582,7 @@ void cluster_test_node_start(struct jkd_node *node, bool reuse_data, const char 
 		c = calloc(1, sizeof(*c));
 		assert_non_null(c);
 		cluster_init(c, (size_t)count, extra_flags);
+		c->election_ticks = CLUSTER_SHOP_ELECTION_TICKS;
 	}
 	c->flags = extra_flags;
 	for (size_t i = 0; i < c->count; i++)

@@ -24,6 +24,12 @@
 /* Raft timing for tests: short ticks make elections take a few hundred milliseconds. */
 #define CLUSTER_TICK_MS "20"
 #define CLUSTER_ELECTION_TICKS "10"
+/*
+ * The shop tests rerun against a cluster (JKD_TEST_CLUSTER) only need a
+ * stable leader, so they use a longer election timeout (600 to 1200 ms):
+ * a node starved of CPU under the sanitizers then keeps its leader.
+ */
+#define CLUSTER_SHOP_ELECTION_TICKS "30"
 
 struct cluster_member {
 	struct jkd_node *node;      /* &storage, or the caller's node under JKD_TEST_CLUSTER */
@@ -46,6 +52,7 @@ struct cluster {
 	char key_path[600];
 	char bootstrap[64];         /* "1,2,3": the voters of the first configuration */
 	const char *const *flags;   /* extra flags for every member, NULL-terminated, may be NULL */
+	const char *election_ticks; /* --cluster-election-ticks; NULL means CLUSTER_ELECTION_TICKS */
 };
 
 /* State of one node from GET /ops/v1/cluster, or its part that GET /healthz reports. */
