@@ -227,6 +227,27 @@ static void handle_transfer(struct http_request *req)
 		member_request(req, REPL_LEADER_TRANSFER, id, NULL);
 }
 
+/*
+ * GET /api/v1/nodes: the public origins of the cluster's nodes, so that a
+ * page served by one node can retry on another when that node fails.
+ */
+static void handle_nodes(struct http_request *req)
+{
+	struct node *node = req->route_ctx;
+	json_t *origins = json_array();
+
+	for (size_t i = 0; i < node->origin_count; i++)
+		json_array_append_new(origins, json_string(node->origins[i]));
+	http_respond_json(req, 200, json_pack("{s:o}", "nodes", origins), "Cache-Control: max-age=60\r\n");
+}
+
+int cluster_public_routes_register(struct http_router *router, struct node *node)
+{
+	const struct http_route_def route = {HTTP_METHOD_GET, "/api/v1/nodes", handle_nodes, node, 0};
+
+	return http_router_add(router, &route);
+}
+
 int cluster_routes_register(struct http_router *router, struct node *node)
 {
 	const struct http_route_def routes[] = {

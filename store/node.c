@@ -36,6 +36,8 @@ const struct config_option node_config_options[] = {
 	       N_("Directory of the node's LMDB files and operator token.")),
 	OPTION("http", "listen", CONFIG_ENDPOINT, listen, "127.0.0.1:8080", 0, 0, N_("host:port"),
 	       N_("Address of the shop's HTTP listener.")),
+	OPTION("http", "cluster_origins", CONFIG_STRING, cluster_origins, "", 0, 0, N_("origin,..."),
+	       N_("Public origins of every node, e.g. http://10.0.0.1:8080,http://10.0.0.2:8080: pages served by one node may call the others when it fails.")),
 	OPTION("http", "workers", CONFIG_UINT, workers, "0", 0, 256, N_("threads"),
 	       N_("HTTP worker threads, each with its own event loop; 0 means one per CPU core.")),
 	OPTION("http", "max_connections", CONFIG_UINT, max_connections, "4096", 1, 1000000, N_("connections"),
@@ -302,7 +304,8 @@ int node_routes_register(struct node *node)
 	    cart_routes_register(node->public_router, node) != 0 ||
 	    orders_routes_register(node->public_router, node) != 0 ||
 	    web_routes_register(node->public_router) != 0 ||
-	    cluster_routes_register(node->operator_router, node) != 0)
+	    cluster_routes_register(node->operator_router, node) != 0 ||
+	    cluster_public_routes_register(node->public_router, node) != 0)
 		return -1;
 	/* Cluster operator routes (store/ops_api.c). */
 	if (ops_api_register(node->operator_router, node) != 0)
@@ -356,6 +359,92 @@ static void listener_fill(struct http_listener_config *listener, const struct no
 	listener->idle_timeout_ms = config->idle_timeout_ms;
 }
 
+/* Length of the "http://" or "https://" that starts p, or 0. */
+static size_t origin_scheme_len(const char *p)
+{
+	if (strncmp(p, "https://", 8) == 0)
+		return 8;
+	if (strncmp(p, "http://", 7) == 0)
+		return 7;
+	return 0;
+}
+
+/*
+ * Splits "http://a:8080,http://b:8080" into origins (malloc'ed). Each must
+ * be an http or https origin without a path. Returns the count, or -1.
+ */
+static int parse_origins(const char *text, char **out, size_t max)
+{
+	size_t count = 0;
+	const char *p = text;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		size_t scheme = origin_scheme_len(p);
+
+		if (scheme == 0 || len <= scheme || len > NODE_ORIGIN_MAX_CHARS || count == max ||
+		    memchr(p + scheme, '/', len - scheme) != NULL || memchr(p, ' ', len) != NULL ||
+		    memchr(p, '\'', len) != NULL || memchr(p, ';', len) != NULL) {
+			while (out != NULL && count > 0)
+				free(out[--count]);
+			return -1;
+		}
+		if (out != NULL) {
+			out[count] = strndup(p, len);
+			if (out[count] == NULL) {
+				while (count > 0)
+					free(out[--count]);
+				return -1;
+			}
+		}
+		count++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return (int)count;
+}
+
+/*
+ * Parses the cluster's origins and builds the security headers with them
+ * in the CSP's connect-src, so pages may call the other nodes.
+ */
+static int origins_load(struct node *node)
+{
+	struct buf headers;
+	int count = parse_origins(node->config.cluster_origins, node->origins, NODE_ORIGINS_MAX);
+
+	if (count < 0)
+		return -1;
+	node->origin_count = (size_t)count;
+	buf_init(&headers, 8192);
+	buf_append_str(&headers, "X-Content-Type-Options: nosniff\r\n"
+				 "Content-Security-Policy: default-src 'self'; connect-src 'self'");
+	for (size_t i = 0; i < node->origin_count; i++)
+		buf_printf(&headers, " %s", node->origins[i]);
+	buf_append_str(&headers, "; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+				 "base-uri 'none'; frame-ancestors 'none'; form-action 'self'\r\n"
+				 "Referrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n"
+				 "Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=(), usb=()\r\n");
+	buf_append(&headers, "", 1);
+	if (headers.failed) {
+		buf_free(&headers);
+		return -1;
+	}
+	node->security_headers = headers.data;
+	return 0;
+}
+
+static void origins_free(struct node *node)
+{
+	for (size_t i = 0; i < node->origin_count; i++)
+		free(node->origins[i]);
+	node->origin_count = 0;
+	free(node->security_headers);
+	node->security_headers = NULL;
+}
+
 static int server_start(struct node *node)
 {
 	static char public_host[256], operator_host[256];
@@ -366,6 +455,7 @@ static int server_start(struct node *node)
 		.worker_start = worker_start,
 		.worker_stop = worker_stop,
 		.before_handler = node_before_handler,
+		.security_headers = node->origin_count > 0 ? node->security_headers : NULL,
 		.ctx = node,
 	};
 	int rc;
@@ -379,6 +469,9 @@ static int server_start(struct node *node)
 		      public_host, sizeof(public_host));
 	listener_fill(&server.listeners[1], &node->config, "operator", node->config.operator_listen,
 		      node->operator_router, operator_host, sizeof(operator_host));
+	/* Only the shop's listener answers other nodes' pages. */
+	server.listeners[0].cors_origins = (const char *const *)node->origins;
+	server.listeners[0].cors_origin_count = node->origin_count;
 	rc = http_server_start(&server, &node->server);
 	if (rc != 0) {
 		log_error("http_start_failed", "listen=%s operator_listen=%s err=\"%s\"", node->config.listen,
@@ -469,6 +562,11 @@ static int parse_bootstrap(const char *text, uint32_t self, const struct repl_pe
 
 int node_cluster_config_check(const struct node_config *config, enum i18n_lang lang, char *err, size_t size)
 {
+	if (parse_origins(config->cluster_origins, NULL, NODE_ORIGINS_MAX) < 0) {
+		snprintf(err, size, i18n_text(lang, "invalid --http-cluster-origins \"%s\": write at most 9 origins such as http://10.0.0.1:8080, separated by commas"),
+			 config->cluster_origins);
+		return -1;
+	}
 	struct repl_peer peers[RAFT_MAX_NODES];
 	uint32_t bootstrap[RAFT_MAX_NODES];
 	int peer_count = parse_peers(config->cluster_peers, config->node_id, peers, RAFT_MAX_NODES);
@@ -589,7 +687,7 @@ int node_start(struct node *node)
 	}
 	if (make_dir(node->config.data_dir) != 0 || data_dir_lock(node) != 0)
 		return -1;
-	if (operator_token_load(node) != 0)
+	if (operator_token_load(node) != 0 || origins_load(node) != 0)
 		goto fail_lock;
 	if (storage_open(node) != 0)
 		goto fail_lock;
@@ -610,6 +708,7 @@ fail_routes:
 fail_env:
 	kv_close(node->env);
 fail_lock:
+	origins_free(node);
 	close(node->lock_fd);
 	return -1;
 }
@@ -627,6 +726,7 @@ void node_stop(struct node *node)
 	http_router_free(node->public_router);
 	ratelimit_destroy(&node->login_by_account);
 	ratelimit_destroy(&node->login_by_address);
+	origins_free(node);
 	kv_close(node->env);
 	close(node->lock_fd);
 	sodium_memzero(node->operator_token, sizeof(node->operator_token));

@@ -46,6 +46,7 @@ struct node_config {
 	char *cluster_peers;
 	char *cluster_bootstrap;
 	char *cluster_key_file;
+	char *cluster_origins;
 	unsigned tick_ms;
 	unsigned election_ticks;
 	unsigned write_timeout_ms;
@@ -60,6 +61,8 @@ extern const size_t node_config_option_count;
 #define OPERATOR_TOKEN_MAX_CHARS 128 /* longer tokens in a token file are rejected */
 
 #define NODE_WORKERS_MAX 256 /* the largest --http-workers */
+#define NODE_ORIGINS_MAX 9    /* http.cluster_origins entries, one per node at most */
+#define NODE_ORIGIN_MAX_CHARS 255
 
 struct node_worker;
 
@@ -80,6 +83,9 @@ struct node {
 	char **argv;                       /* the command line, to restart after a snapshot install */
 	unsigned char session_key[32];     /* signs sessions made without a majority, from the cluster key */
 	bool has_session_key;              /* only a node with a cluster key has one */
+	char *origins[NODE_ORIGINS_MAX];   /* the cluster's public origins (http.cluster_origins), parsed */
+	size_t origin_count;
+	char *security_headers;            /* the HTTP server's security headers, with those origins in the CSP */
 };
 
 /* State of one HTTP worker thread. */
@@ -113,6 +119,8 @@ int kv_api_register(struct http_router *router, struct node *node);
 
 /* Registers the operator's cluster routes (/ops/v1/cluster...). */
 int cluster_routes_register(struct http_router *router, struct node *node);
+/* Registers GET /api/v1/nodes, the cluster's public origins, on the shop's router. */
+int cluster_public_routes_register(struct http_router *router, struct node *node);
 
 /*
  * The HTTP server's before_handler: holds a request that asks for

@@ -498,7 +498,7 @@ static void conn_send_overloaded(struct http_conn *c)
 		return;
 	}
 	length = strlen(text);
-	http_format_head(&c->out, c->worker, 503, "application/problem+json", &length, request_id,
+	http_format_head(&c->out, c->worker, 503, "application/problem+json", &length, request_id, NULL,
 			 "Retry-After: 1\r\n", false);
 	buf_append(&c->out, text, length);
 	free(text);

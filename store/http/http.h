@@ -233,6 +233,14 @@ struct http_listener_config {
 	unsigned header_timeout_ms; /* first byte of a request to end of headers */
 	unsigned body_timeout_ms;   /* end of headers to end of body */
 	unsigned idle_timeout_ms;   /* keep-alive wait for the next request */
+	/*
+	 * Origins (e.g. "http://10.0.0.2:8080") whose pages may call this
+	 * listener from a browser: their requests get CORS headers with
+	 * credentials, and their preflight OPTIONS requests get 204. Borrowed;
+	 * NULL or empty for none.
+	 */
+	const char *const *cors_origins;
+	size_t cors_origin_count;
 };
 
 #define HTTP_LISTENERS_MAX 4
@@ -261,8 +269,16 @@ struct http_server_config {
 	 * same thread (after waiting for replication to catch up, say).
 	 */
 	bool (*before_handler)(struct http_request *req, void *ctx);
+	/*
+	 * Header lines ("Name: value\r\n") sent on every response instead of
+	 * the default security headers; borrowed. NULL keeps the defaults.
+	 */
+	const char *security_headers;
 	void *ctx;
 };
+
+/* The security headers sent when http_server_config.security_headers is NULL. */
+extern const char http_default_security_headers[];
 
 /* Runs the route's handler of a request that before_handler deferred. */
 void http_request_run_handler(struct http_request *req);

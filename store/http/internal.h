@@ -34,6 +34,7 @@
 
 /* More header fields than this in one request get a 431. */
 #define HTTP_HEADERS_MAX 64
+#define HTTP_CORS_HEADERS_MAX 512 /* the CORS lines of one response, the origin included */
 /* Size of the per-worker read buffer, so also the max input kept while a handler runs. */
 #define HTTP_READ_BUFFER_BYTES 65536
 /* How long a connection drains input after its last response before it closes. */
@@ -108,6 +109,7 @@ enum http_reject {
 	HTTP_REJECT_BAD_CHUNK,            /* 400: chunk data not followed by CRLF */
 	HTTP_REJECT_HTTP10_TRANSFER_ENCODING, /* 400: Transfer-Encoding in an HTTP/1.0 request */
 	HTTP_REJECT_NOT_FOUND,
+	HTTP_REJECT_PREFLIGHT,            /* 204: a CORS preflight from an allowed origin (not an error) */
 	HTTP_REJECT_METHOD_NOT_ALLOWED,
 	HTTP_REJECT_NOT_IMPLEMENTED,      /* 501: a method http-parser parses but no route uses, or CONNECT */
 	HTTP_REJECT_UNKNOWN_METHOD,       /* 501: a well-formed method http-parser does not know */
@@ -223,6 +225,7 @@ struct http_exchange {
 	uint64_t start_ns;
 	const char *method_name;
 	char allow[96];          /* Allow header value of a 405 */
+	char cors[HTTP_CORS_HEADERS_MAX]; /* CORS header lines for an allowed Origin, "" otherwise */
 	struct http_header_span spans[HTTP_HEADERS_MAX];
 	struct http_header headers[HTTP_HEADERS_MAX];
 };
@@ -309,9 +312,11 @@ void http_respond_reject(struct http_conn *conn);
 /* respond.c */
 void http_request_id_generate(struct http_worker *worker, char *out, size_t out_size);
 bool http_request_id_valid(const char *value, size_t len);
+/* cors_headers and extra_headers may be NULL; both are header lines ending in CRLF. */
 void http_format_head(struct buf *out, struct http_worker *worker, int status,
 		      const char *content_type, const size_t *content_length,
-		      const char *request_id, const char *extra_headers, bool keep_alive);
+		      const char *request_id, const char *cors_headers, const char *extra_headers,
+		      bool keep_alive);
 
 /* server.c */
 void http_worker_check_finished(struct http_worker *worker);

@@ -60,6 +60,21 @@ static void respond_problem(struct http_request *req, int status, const char *he
 	va_end(args);
 }
 
+/* Answers a CORS preflight from an allowed origin with the methods the path takes. */
+static void respond_preflight(struct http_request *req, const struct http_exchange *ex)
+{
+	char headers[384];
+	struct http_response res = {.status = 204, .headers = headers};
+
+	snprintf(headers, sizeof(headers),
+		 "Access-Control-Allow-Methods: %s\r\n"
+		 "Access-Control-Allow-Headers: Content-Type, X-CSRF-Token, Idempotency-Key, X-Cart-Token, "
+		 "X-Jkd-Min-Index, X-Jkd-Consistency, If-Match, If-None-Match, Accept-Language\r\n"
+		 "Access-Control-Max-Age: 600\r\n",
+		 ex->allow);
+	http_respond(req, &res);
+}
+
 static int fail_parse(struct http_conn *c, enum http_reject reason)
 {
 	c->reject = reason;
@@ -267,6 +282,34 @@ static bool request_has_body(const http_parser *parser)
 }
 
 /* Routes the request. Returns why the server must respond to it itself, or HTTP_REJECT_NONE. */
+/*
+ * Fills ex->cors when the request's Origin is one the listener allows
+ * (RFC 6454 serialisation, compared exactly), so every response to it,
+ * errors included, lets that page read it with credentials.
+ */
+static void cors_prepare(struct http_exchange *ex, const struct http_listener_config *cfg)
+{
+	size_t len;
+	const char *origin;
+
+	ex->cors[0] = '\0';
+	if (cfg->cors_origin_count == 0)
+		return;
+	origin = http_header_get(&ex->req, "Origin", &len);
+	if (origin == NULL)
+		return;
+	for (size_t i = 0; i < cfg->cors_origin_count; i++) {
+		if (strlen(cfg->cors_origins[i]) != len || memcmp(cfg->cors_origins[i], origin, len) != 0)
+			continue;
+		snprintf(ex->cors, sizeof(ex->cors),
+			 "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
+			 "Access-Control-Expose-Headers: X-Jkd-Applied-Index, X-Cart-Token, X-Request-Id, ETag, "
+			 "Location, Retry-After\r\nVary: Origin\r\n",
+			 cfg->cors_origins[i]);
+		return;
+	}
+}
+
 static enum http_reject route_request(struct http_conn *c, struct http_exchange *ex,
 				      const http_parser *parser)
 {
@@ -275,6 +318,7 @@ static enum http_reject route_request(struct http_conn *c, struct http_exchange 
 	const struct http_route *route;
 	enum http_match match;
 
+	cors_prepare(ex, cfg);
 	if (req->method == HTTP_METHOD_OTHER)
 		return HTTP_REJECT_NOT_IMPLEMENTED;
 	match = http_router_match(cfg->router, req->method, req->path, req->path_len, req->params,
@@ -282,6 +326,8 @@ static enum http_reject route_request(struct http_conn *c, struct http_exchange 
 				  sizeof(ex->allow));
 	if (match == HTTP_MATCH_NOT_FOUND)
 		return HTTP_REJECT_NOT_FOUND;
+	if (match == HTTP_MATCH_METHOD_NOT_ALLOWED && req->method == HTTP_METHOD_OPTIONS && ex->cors[0] != '\0')
+		return HTTP_REJECT_PREFLIGHT;
 	if (match == HTTP_MATCH_METHOD_NOT_ALLOWED)
 		return HTTP_REJECT_METHOD_NOT_ALLOWED;
 
@@ -668,6 +714,9 @@ void http_respond_reject(struct http_conn *c)
 	if (respond_framing_reject(c, req))
 		return;
 	switch (c->reject) {
+	case HTTP_REJECT_PREFLIGHT:
+		respond_preflight(req, ex);
+		break;
 	case HTTP_REJECT_NOT_FOUND:
 		respond_problem(req, 404, NULL, "not_found", N_("No resource exists at this path."));
 		break;

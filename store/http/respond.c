@@ -22,18 +22,18 @@
 /*
  * Sent on every response of both listeners, API and errors included, so a
  * page can never load script, style, frames or form targets from another
- * origin, even when a response is opened directly in a browser.
- * NOTE: connect-src is 'self' only; a page that fails over to another
- * node's origin needs those origins listed here.
+ * origin, even when a response is opened directly in a browser. A node of
+ * a cluster sends its own copy with the other nodes' origins added to
+ * connect-src, so its pages can fail over to them.
  */
-#define SECURITY_HEADERS                                                                            \
-	"X-Content-Type-Options: nosniff\r\n"                                                       \
-	"Content-Security-Policy: default-src 'self'; connect-src 'self'; img-src 'self' data:; "    \
-	"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "                  \
-	"frame-ancestors 'none'; form-action 'self'\r\n"                                            \
-	"Referrer-Policy: no-referrer\r\n"                                                          \
-	"X-Frame-Options: DENY\r\n"                                                                 \
-	"Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=(), usb=()\r\n"
+const char http_default_security_headers[] =
+	"X-Content-Type-Options: nosniff\r\n"
+	"Content-Security-Policy: default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+	"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+	"frame-ancestors 'none'; form-action 'self'\r\n"
+	"Referrer-Policy: no-referrer\r\n"
+	"X-Frame-Options: DENY\r\n"
+	"Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=(), usb=()\r\n";
 
 static const char *const day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -108,7 +108,7 @@ static size_t queue_response(struct http_conn *c, struct http_exchange *ex,
 	c->exchange = NULL;
 	buf_reset(&c->out);
 	http_format_head(&c->out, c->worker, status, res->content_type,
-			 bodiless_status ? NULL : &length, ex->req.request_id, res->headers,
+			 bodiless_status ? NULL : &length, ex->req.request_id, ex->cors, res->headers,
 			 keep_alive);
 	if (send_body && res->body_len > 0)
 		buf_append(&c->out, res->body, res->body_len);
@@ -143,8 +143,11 @@ bool http_request_id_valid(const char *value, size_t len)
 
 void http_format_head(struct buf *out, struct http_worker *worker, int status,
 		      const char *content_type, const size_t *content_length,
-		      const char *request_id, const char *extra_headers, bool keep_alive)
+		      const char *request_id, const char *cors_headers, const char *extra_headers,
+		      bool keep_alive)
 {
+	const char *security = worker->server->config.security_headers;
+
 	buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_reason(status),
 		   worker_date(worker));
 	if (content_type != NULL)
@@ -152,7 +155,9 @@ void http_format_head(struct buf *out, struct http_worker *worker, int status,
 	if (content_length != NULL)
 		buf_printf(out, "Content-Length: %zu\r\n", *content_length);
 	buf_printf(out, "X-Request-Id: %s\r\n", request_id);
-	buf_append_str(out, SECURITY_HEADERS);
+	buf_append_str(out, security != NULL ? security : http_default_security_headers);
+	if (cors_headers != NULL && cors_headers[0] != '\0')
+		buf_append_str(out, cors_headers);
 	if (extra_headers != NULL)
 		buf_append_str(out, extra_headers);
 	buf_printf(out, "Connection: %s\r\n\r\n", keep_alive ? "keep-alive" : "close");

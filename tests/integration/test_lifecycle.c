@@ -151,6 +151,16 @@ static void peers_without_listen_address_exit_2(void **state)
 	assert_non_null(strstr(out, "--cluster-peers necesita --cluster-listen"));
 }
 
+static void origin_with_path_exits_2(void **state)
+{
+	static const char *const args[] = {"--http-cluster-origins", "http://10.0.0.1:8080/tienda", NULL};
+	char out[4096];
+
+	(void)state;
+	assert_int_equal(run_jkd(args, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "--http-cluster-origins"));
+}
+
 static void second_node_on_same_directory_fails(void **state)
 {
 	struct jkd_node node;
@@ -208,6 +218,7 @@ int main(void)
 		cmocka_unit_test(unknown_flag_exits_2_in_spanish),
 		cmocka_unit_test(malformed_peer_list_exits_2),
 		cmocka_unit_test(peers_without_listen_address_exit_2),
+		cmocka_unit_test(origin_with_path_exits_2),
 		cmocka_unit_test(out_of_range_value_names_flag),
 		cmocka_unit_test(help_lists_every_setting),
 		cmocka_unit_test(second_node_on_same_directory_fails),
