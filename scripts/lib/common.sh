@@ -7,9 +7,10 @@ JKD_PACKAGES=(
   libhttp-parser-dev libjansson-dev libinih-dev libcmocka-dev
 )
 
-# The browser tests (tests/web) drive Debian's chromium through playwright-core,
-# whose npm package installs no browser of its own.
-JKD_TEST_PACKAGES=(chromium)
+# Packages only the tests need: the browser tests (tests/web) drive Debian's
+# chromium through playwright-core, whose npm package installs no browser of
+# its own, and test_load_balancer puts HAProxy in front of a cluster.
+JKD_TEST_PACKAGES=(chromium haproxy)
 
 # Debian 12's nodejs (18.20) is older than playwright-core needs (node 20 or
 # later), so Debian's packages are only a fallback for a machine without node.
