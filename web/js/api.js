@@ -16,7 +16,7 @@ export function csrfToken() {
 	}
 }
 
-// Stores the CSRF token of a new session, or forgets it when token is empty.
+// Stores the CSRF token of a new session, or removes it when token is empty.
 export function setCsrfToken(token) {
 	try {
 		if (token)
@@ -24,7 +24,7 @@ export function setCsrfToken(token) {
 		else
 			sessionStorage.removeItem(CSRF_KEY);
 	} catch {
-		// Storage refused (private browsing): the next page asks /api/v1/me again.
+		// Storage refused (private browsing): the next page requests it from /api/v1/me again.
 	}
 }
 

@@ -1,7 +1,7 @@
 // Checkout page: what is being ordered, the shipping address, the payment
 // method and "place order". One Idempotency-Key is kept per checkout
 // attempt in sessionStorage, so sending again after a timeout or a lost
-// answer returns the order already placed instead of placing a second one.
+// response returns the order already placed instead of placing a second one.
 
 import { apiGet, apiSend } from '../api.js';
 import { h, money } from '../dom.js';
@@ -115,7 +115,7 @@ export async function renderCheckout() {
 			h('p', { 'data-testid': 'checkout-empty' }, t('cart_empty'), ' ', h('a', { href: '/catalogo' }, t('see_all'))));
 
 	const button = h('button', { type: 'submit', className: 'primary', 'data-testid': 'place-order' }, t('place_order'));
-	let shown = summary(cart);
+	let summaryNode = summary(cart);
 	const form = h('form', { className: 'form', noValidate: true },
 		user ? null : h('p', {}, t('checkout_guest'), ' ', h('a', { href: loginHref('/pedido') }, t('login_link'))),
 		user ? null : field(t('email'), input('checkout-email', { type: 'email', autocomplete: 'email', maxLength: 254, required: true }), 'email'),
@@ -136,12 +136,12 @@ export async function renderCheckout() {
 			if (fresh) {
 				const next = summary(Object.assign(cart, fresh.cart));
 
-				shown.replaceWith(next);
-				shown = next;
+				summaryNode.replaceWith(next);
+				summaryNode = next;
 			}
 			throw err;
 		}
 	});
 	return h('section', { className: 'page narrow', 'data-testid': 'page-checkout' },
-		h('h1', {}, t('checkout_title')), shown, form);
+		h('h1', {}, t('checkout_title')), summaryNode, form);
 }
