@@ -682,13 +682,21 @@ static void handle_cookie(struct http_request *req)
 static void handle_me(struct http_request *req)
 {
 	struct api_principal who;
-	json_t *user;
+	json_t *user, *body;
 
 	if (!api_authenticate(req, API_ROLE_CUSTOMER, &who))
 		return;
 	user = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)who.user_id, "email", who.email, "name", who.name,
 			 "role", who.role == API_ROLE_ADMIN ? "admin" : "customer");
-	http_respond_json(req, 200, json_pack("{s:o}", "user", user), "Cache-Control: no-store\r\n");
+	body = json_pack("{s:o}", "user", user);
+	/*
+	 * A page in a new browser tab has the cookie but not the CSRF token it
+	 * got at login. Only a script of this origin can read this response,
+	 * so handing the token back here gives a cross-site page nothing.
+	 */
+	if (who.by_cookie)
+		json_object_set_new(body, "csrf_token", json_string(who.csrf));
+	http_respond_json(req, 200, body, "Cache-Control: no-store\r\n");
 }
 
 static void handle_password_change(struct http_request *req)

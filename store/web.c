@@ -75,7 +75,8 @@ static void handle_page(struct http_request *req)
 
 int web_routes_register(struct http_router *router)
 {
-	static const char *const pages[] = {"/", "/catalogo", "/producto/{slug}", "/carrito"};
+	static const char *const pages[] = {"/",       "/catalogo", "/producto/{slug}", "/carrito",    "/registro",
+					    "/entrar", "/pedido",   "/pedido/{number}", "/mis-pedidos"};
 	struct http_route_def def = {HTTP_METHOD_GET, "/static/{path...}", handle_static, NULL, 0};
 
 	if (http_router_add(router, &def) != 0)

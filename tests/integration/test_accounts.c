@@ -216,6 +216,28 @@ static void cookie_session_needs_csrf(void **state)
 	assert_int_equal(me_status(session.cookie), 401);
 }
 
+static void me_returns_csrf_to_cookie_session(void **state)
+{
+	struct test_session session;
+	struct http_reply reply;
+	char expected[96];
+
+	(void)state;
+	register_customer(&node, "pestana@example.es", "chaqueta2024", &session);
+	snprintf(expected, sizeof(expected), "\"csrf_token\":\"%s\"", session.csrf);
+
+	http_request(node.port, "GET", "/api/v1/me", session.cookie, NULL, 0, &reply);
+	assert_int_equal(reply.status, 200);
+	assert_non_null(strstr(reply.body, expected));
+	http_reply_free(&reply);
+
+	/* A bearer client never needs the CSRF token. */
+	http_request(node.port, "GET", "/api/v1/me", session.bearer, NULL, 0, &reply);
+	assert_int_equal(reply.status, 200);
+	assert_null(strstr(reply.body, "csrf_token"));
+	http_reply_free(&reply);
+}
+
 static void logout_revokes_only_that_session(void **state)
 {
 	struct test_session phone, laptop;
@@ -367,6 +389,7 @@ int main(void)
 		cmocka_unit_test(login_issues_new_token),
 		cmocka_unit_test(unknown_token_gets_401),
 		cmocka_unit_test(cookie_session_needs_csrf),
+		cmocka_unit_test(me_returns_csrf_to_cookie_session),
 		cmocka_unit_test(logout_revokes_only_that_session),
 		cmocka_unit_test(password_change_revokes_all_sessions),
 		cmocka_unit_test(password_change_checks_current),

@@ -68,7 +68,8 @@ static void assert_security_headers(const struct http_reply *reply)
 static void page_routes_serve_shell(void **state)
 {
 	static const char *const pages[] = {"/", "/catalogo", "/catalogo?categoria=mujer&pagina=2",
-					    "/producto/camiseta-basica", "/carrito"};
+					    "/producto/camiseta-basica", "/carrito", "/registro", "/entrar",
+					    "/pedido", "/pedido/42", "/mis-pedidos"};
 	struct http_reply reply;
 
 	(void)state;

@@ -1,5 +1,5 @@
 // Storefront entry point: translates the shell, wires the header (language,
-// search, cart count) and renders the page that matches the path.
+// search, cart count, logged-in user) and renders the page that matches the path.
 
 import { apiGet } from './api.js';
 import { h } from './dom.js';
@@ -10,6 +10,10 @@ import { renderHome } from './pages/home.js';
 import { renderCatalog } from './pages/catalog.js';
 import { renderProduct } from './pages/product.js';
 import { renderCart } from './pages/cart.js';
+import { renderLogin, renderRegister } from './pages/account.js';
+import { renderCheckout } from './pages/checkout.js';
+import { renderConfirmation, renderMyOrders } from './pages/orders.js';
+import { loadUser, logout, showUser } from './session.js';
 
 const main = document.getElementById('main');
 
@@ -25,15 +29,27 @@ async function refreshCartCount() {
 
 function pageFor(path) {
 	const product = /^\/producto\/([^/]+)$/.exec(path);
+	const order = /^\/pedido\/([^/]+)$/.exec(path);
+	const params = new URLSearchParams(location.search);
 
 	if (path === '/')
 		return renderHome();
 	if (path === '/catalogo')
-		return renderCatalog(new URLSearchParams(location.search));
+		return renderCatalog(params);
 	if (product)
 		return renderProduct(decodeURIComponent(product[1]));
 	if (path === '/carrito')
 		return renderCart();
+	if (path === '/registro')
+		return renderRegister(params);
+	if (path === '/entrar')
+		return renderLogin(params);
+	if (path === '/pedido')
+		return renderCheckout();
+	if (order)
+		return renderConfirmation(decodeURIComponent(order[1]));
+	if (path === '/mis-pedidos')
+		return renderMyOrders();
 	return notFound();
 }
 
@@ -62,6 +78,16 @@ async function start() {
 		await Promise.all([renderPage(), refreshCartCount()]);
 	});
 	setupSearch(document.querySelector('form.search'));
+	document.querySelector('[data-testid="logout"]').addEventListener('click', async () => {
+		try {
+			await logout();
+		} catch (err) {
+			main.prepend(errorBox(err.message));
+		}
+	});
+	// The pages read the user, so it is known before they render.
+	await loadUser();
+	showUser();
 	await Promise.all([renderPage(), refreshCartCount()]);
 }
 

@@ -64,7 +64,9 @@ function cartView(cart, error, change) {
 			? h('ul', { className: 'cart-lines' }, cart.lines.map((line) => lineRow(line, cart, change)))
 			: h('p', { 'data-testid': 'cart-empty' }, t('cart_empty'), ' ', h('a', { href: '/catalogo' }, t('see_all'))),
 		h('p', { className: 'total' }, t('total'), ' ',
-			h('strong', { 'data-testid': 'cart-total' }, money(cart.total, cart.currency))));
+			h('strong', { 'data-testid': 'cart-total' }, money(cart.total, cart.currency))),
+		cart.lines.length ? h('p', { className: 'checkout-link' },
+			h('a', { href: '/pedido', className: 'button primary', 'data-testid': 'checkout' }, t('checkout'))) : null);
 }
 
 export async function renderCart() {
