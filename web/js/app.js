@@ -1,7 +1,7 @@
 // Storefront entry point: translates the shell, wires the header (language,
 // search, cart count, logged-in user) and renders the page that matches the path.
 
-import { apiGet } from './api.js';
+import { apiGet, siteUrl } from './api.js';
 import { h } from './dom.js';
 import { lang, loadMessages, translateShell } from './i18n.js';
 import { setupSearch } from './search.js';
@@ -78,6 +78,16 @@ async function start() {
 		await Promise.all([renderPage(), refreshCartCount()]);
 	});
 	setupSearch(document.querySelector('form.search'));
+	// After a failover, the site's own links lead to the node that now serves the visit.
+	document.addEventListener('click', (event) => {
+		const link = event.target.closest ? event.target.closest('a[href^="/"]') : null;
+
+		if (!link || siteUrl('') === '' || event.defaultPrevented || event.button !== 0 ||
+		    event.metaKey || event.ctrlKey || event.shiftKey)
+			return;
+		event.preventDefault();
+		location.assign(siteUrl(link.getAttribute('href')));
+	});
 	document.querySelector('[data-testid="logout"]').addEventListener('click', async () => {
 		try {
 			await logout();

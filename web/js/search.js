@@ -1,7 +1,7 @@
 // Header search box: suggestions from /api/v1/search/suggest as the shopper
 // types (a combobox with a listbox), Enter without a choice searches the catalog.
 
-import { apiGet, withQuery } from './api.js';
+import { apiGet, siteUrl, withQuery } from './api.js';
 import { h } from './dom.js';
 
 const DEBOUNCE_MS = 150;
@@ -48,7 +48,7 @@ export function setupSearch(form) {
 	}
 
 	function open(slug) {
-		location.assign(`/producto/${encodeURIComponent(slug)}`);
+		location.assign(siteUrl(`/producto/${encodeURIComponent(slug)}`));
 	}
 
 	async function suggest() {

@@ -2,7 +2,7 @@
 // depend on it, and logging out. The session token stays in the HttpOnly
 // cookie; the page learns only the user and the CSRF token.
 
-import { apiGet, apiSend, setCsrfToken } from './api.js';
+import { apiGet, apiSend, setCsrfToken, siteUrl } from './api.js';
 
 let user = null;
 
@@ -47,7 +47,7 @@ export async function logout() {
 			throw err;
 	}
 	setCsrfToken('');
-	location.assign('/');
+	location.assign(siteUrl('/'));
 }
 
 // The path to load after logging in: the "siguiente" query parameter when

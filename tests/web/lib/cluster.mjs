@@ -139,6 +139,7 @@ class Node {
       '--cluster-peers', peers,
       '--cluster-bootstrap', c.nodes.map((n) => n.id).join(','),
       '--cluster-key-file', c.keyPath,
+      '--http-cluster-origins', c.nodes.map((n) => n.url).join(','),
       ...NODE_FLAGS,
     ];
     await mkdir(this.dataDir);
@@ -179,6 +180,16 @@ class Node {
       exitedEarly,
     ]);
     exitedEarly.catch(() => {});
+  }
+
+  // Sends SIGKILL, as a crash would; resolves with the exit.
+  async kill() {
+    if (!this.process || this.exit) {
+      return this.exit;
+    }
+    this.killed = true;
+    this.process.kill('SIGKILL');
+    return this.exited;
   }
 
   // Sends SIGTERM, then SIGKILL after STOP_TIMEOUT_MS; resolves with the exit.
@@ -251,7 +262,7 @@ export class Cluster {
     const exits = await Promise.all(this.nodes.map((node) => node.stop()));
     return exits
       .map((exit, i) => ({ id: this.nodes[i].id, exit }))
-      .filter(({ exit }) => exit && exit.code !== 0);
+      .filter(({ exit }, i) => exit && exit.code !== 0 && !this.nodes[i].killed);
   }
 
   async remove() {

@@ -2,7 +2,7 @@
 // merges a guest cart into the account; the page keeps only the CSRF token
 // and then loads the "siguiente" path.
 
-import { apiSend, setCsrfToken } from '../api.js';
+import { apiSend, setCsrfToken, siteUrl } from '../api.js';
 import { h } from '../dom.js';
 import { field, input, onSubmit } from '../forms.js';
 import { t } from '../i18n.js';
@@ -24,7 +24,7 @@ function authPage(spec, params) {
 		const session = await apiSend('POST', spec.path, body);
 
 		setCsrfToken(session.csrf_token);
-		location.assign(nextPath(params));
+		location.assign(siteUrl(nextPath(params)));
 	});
 	return h('section', { className: 'page narrow', 'data-testid': spec.testid },
 		h('h1', {}, spec.title),

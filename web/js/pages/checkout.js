@@ -3,7 +3,7 @@
 // attempt in sessionStorage, so sending again after a timeout or a lost
 // response returns the order already placed instead of placing a second one.
 
-import { apiGet, apiSend } from '../api.js';
+import { apiGet, apiSend, siteUrl } from '../api.js';
 import { h, money } from '../dom.js';
 import { field, input, onSubmit } from '../forms.js';
 import { t } from '../i18n.js';
@@ -127,7 +127,7 @@ export async function renderCheckout() {
 
 			forgetKey();
 			showCartCount(null);
-			location.assign(`/pedido/${order.number}`);
+			location.assign(siteUrl(`/pedido/${order.number}`));
 		} catch (err) {
 			// Show the cart as it is now, so the next submit confirms the new total.
 			const fresh = ['total_changed', 'out_of_stock', 'variant_unavailable'].includes(err.code)
