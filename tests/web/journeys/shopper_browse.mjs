@@ -1,6 +1,7 @@
 // A shopper on the demo catalog searches "zapatos" with suggestions, filters
 // the catalog by talla 42, opens a product, chooses a sold-out talla × color,
-// then adds an available one to the cart and finds it on the cart page.
+// then adds an available one to the cart and finds it on the cart page. The
+// shopper registers, checks out and finds the order in "mis pedidos".
 // Another node of the cluster then serves the same product page.
 
 import { expectAttribute, expectCount, expectText, expectUrl, expectVisible } from '../lib/expect.mjs';
@@ -103,6 +104,32 @@ await runJourney('web_shopper_browse', { demo: true }, async ({ page, cluster })
   await expectText(page.getByTestId('cart-line-title'), chosen.name, 'cart line title');
   await expectText(page.getByTestId('cart-total'), (text) => cents(text) === wanted.price,
     `cart total of ${wanted.price} cents`);
+
+  // Register (the guest cart joins the account), check out, and find the order in "mis pedidos".
+  await page.getByTestId('nav-register').click();
+  await expectVisible(page.getByTestId('page-register'), 'register page');
+  await page.getByTestId('register-name').fill('Lucía Compradora');
+  await page.getByTestId('register-email').fill('lucia.compradora@example.es');
+  await page.getByTestId('register-password').fill('una-clave-larga-3');
+  await page.getByTestId('register-submit').click();
+  await expectText(page.getByTestId('user-name'), 'Lucía Compradora', 'user name in the header');
+  await expectText(page.getByTestId('cart-count'), '1', 'cart count after registering');
+  await page.getByTestId('nav-cart').click();
+  await expectVisible(page.getByTestId('page-cart'), 'cart page after registering');
+  await page.getByTestId('checkout').click();
+  await expectVisible(page.getByTestId('page-checkout'), 'checkout page');
+  await page.getByTestId('address-name').fill('Lucía Compradora');
+  await page.getByTestId('address-street').fill('Calle de Alcalá 20');
+  await page.getByTestId('address-postal-code').fill('28014');
+  await page.getByTestId('address-city').fill('Madrid');
+  await page.getByTestId('address-province').fill('Madrid');
+  await page.getByTestId('address-phone').fill('600111222');
+  await page.getByTestId('place-order').click();
+  await expectVisible(page.getByTestId('page-order-confirmation'), 'order confirmation');
+  const number = (await page.getByTestId('order-number').textContent()).trim();
+  await page.getByTestId('nav-my-orders').click();
+  await expectVisible(page.getByTestId('page-my-orders'), 'my orders page');
+  await expectCount(page.locator(`[data-testid="order-row"][data-number="${number}"]`), 1, `order ${number} in my orders`);
 
   // Every node serves the storefront.
   await page.goto(`${otherUrl}/producto/${encodeURIComponent(chosen.slug)}`);
