@@ -370,7 +370,7 @@ function editor(base, categories, edits, conflictWith) {
 		const chosen = imageColor.value;
 
 		imageColor.replaceChildren(h('option', { value: '' }, t('image_no_color')),
-			colors.map((c) => h('option', { value: c }, c)));
+			...colors.map((c) => h('option', { value: c }, c)));
 		imageColor.value = colors.includes(chosen) ? chosen : '';
 	};
 
