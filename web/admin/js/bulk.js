@@ -98,7 +98,7 @@ function csvSection() {
 		try {
 			const { body } = await request('POST', '/api/v1/admin/import', { body: chosen, type: 'text/csv' });
 
-			status.textContent = Object.entries(body).map(([key, value]) => `${key}: ${value}`).join(', ');
+			status.textContent = Object.entries(body).map(([key, value]) => t('csv_count', { what: t(`csv_${key}`), count: value })).join(', ');
 		} catch (err) {
 			status.textContent = problemText(err);
 		}

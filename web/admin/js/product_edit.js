@@ -193,8 +193,8 @@ function editor(base, categories, edits, conflictWith) {
 		matrixBox.replaceChildren(h('table', { className: 'matrix', 'data-testid': 'variant-matrix' },
 			h('thead', {}, head), h('tbody', {}, rows)));
 	};
-	const newSize = h('input', { maxLength: 8, size: 6, 'data-testid': 'new-size-input', 'aria-label': t('new_size') });
-	const newColor = h('input', { maxLength: 16, size: 10, 'data-testid': 'new-color-input', 'aria-label': t('new_color') });
+	const newSize = h('input', { maxLength: 8, size: 6, 'data-testid': 'new-size-input', 'aria-label': t('new_size'), placeholder: t('new_size') });
+	const newColor = h('input', { maxLength: 16, size: 10, 'data-testid': 'new-color-input', 'aria-label': t('new_color'), placeholder: t('new_color') });
 	const addTo = (list, input) => {
 		const value = input.value.trim();
 
@@ -378,7 +378,8 @@ function editor(base, categories, edits, conflictWith) {
 	imageColors();
 	const label = (key, input) => h('label', { className: 'field' }, h('span', {}, t(`field_${key}`)), input);
 
-	section.append(
+	// DOM append() would show a null child as the text "null", so absent parts are dropped first.
+	section.append(...[
 		h('p', {}, h('a', { href: '/admin/productos' }, t('back_products'))),
 		h('h1', {}, base ? t('edit_product', { name: base.name }) : t('new_product')),
 		base ? h('p', { className: 'muted', 'data-testid': 'product-version' }, t('version', { version: base.version })) : null,
@@ -399,7 +400,8 @@ function editor(base, categories, edits, conflictWith) {
 			matrixBox,
 			h('button', { type: 'submit', className: 'primary', 'data-testid': 'save-product' }, t('save')),
 			status),
-		base ? imageSection(base, imageColor) : h('p', { className: 'muted' }, t('images_after_create')));
+		base ? imageSection(base, imageColor) : h('p', { className: 'muted' }, t('images_after_create')),
+	].filter(Boolean));
 	return section;
 }
 
