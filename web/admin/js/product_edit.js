@@ -1,9 +1,9 @@
 // Product editor: the product's fields, a talla × color matrix of stock and
-// price, and its images. Saving never overwrites someone else's change:
-// the product PUT carries If-Match, each price PATCH the variant's
-// If-Match, each stock change the stock last seen; on 412 (or 409
-// stock_changed) the page fetches the product as saved now and lists what
-// differs, field by field, instead of writing.
+// price, and its images. Saving never overwrites someone else's change. The
+// product PUT carries If-Match, each price PATCH the variant's If-Match, and
+// each stock change the stock last seen. On 412 (or 409 stock_changed) the
+// page fetches the product as saved now and lists what differs, field by
+// field, instead of writing.
 
 import { h } from '../../js/dom.js';
 import { ApiError, apiGet, request } from './api.js';
@@ -66,6 +66,23 @@ function variantCells(product) {
 	return cells;
 }
 
+// A stock or a price (in cents) as the conflict table shows it.
+function cellText(what, value) {
+	return what === 'price' ? money(value) : String(value);
+}
+
+// The text a matrix input starts with: what was typed before a redraw, else
+// the edit carried over from a conflict, else the stored value.
+function startValue(typed, edited, stored, format) {
+	if (typed !== undefined)
+		return typed;
+	if (edited !== undefined)
+		return format(edited);
+	if (stored !== undefined)
+		return format(stored);
+	return '';
+}
+
 function same(a, b) {
 	return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -98,11 +115,11 @@ function conflictRows(base, current, edits) {
 		const mine = edits.cells.get(key) || {};
 
 		for (const what of ['stock', 'price']) {
-			const show = (cell) => (cell ? (what === 'price' ? money(cell[what]) : String(cell[what])) : t('no_variant'));
+			const show = (cell) => (cell ? cellText(what, cell[what]) : t('no_variant'));
 
 			if (!a || !b || a[what] !== b[what]) {
 				rows.push([t(`cell_${what}`, { talla, color }), show(a), show(b),
-					mine[what] === undefined ? '' : (what === 'price' ? money(mine[what]) : String(mine[what]))]);
+					mine[what] === undefined ? '' : cellText(what, mine[what])]);
 			}
 		}
 	}
@@ -177,12 +194,12 @@ function editor(base, categories, edits, conflictWith) {
 		const rows = tallas.map((talla) => h('tr', {}, h('th', { scope: 'row' }, talla), colors.map((color) => {
 			const key = cellKey(talla, color);
 			const cell = cells.get(key);
-			const kept = oldValues.get(key);
+			const typed = oldValues.get(key);
 			const mine = edits.cells.get(key) || {};
-			const stock = cellInput(key, 'stock', kept ? kept.stock
-				: mine.stock !== undefined ? String(mine.stock) : cell ? String(cell.stock) : '');
-			const price = cellInput(key, 'price', kept ? kept.price
-				: mine.price !== undefined ? centsToInput(mine.price) : cell ? centsToInput(cell.price) : '');
+			const stock = cellInput(key, 'stock',
+				startValue(typed && typed.stock, mine.stock, cell && cell.stock, String));
+			const price = cellInput(key, 'price',
+				startValue(typed && typed.price, mine.price, cell && cell.price, centsToInput));
 
 			cellInputs.set(key, { stock, price });
 			return h('td', { className: cell ? 'cell' : 'cell new' },

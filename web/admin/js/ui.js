@@ -14,7 +14,7 @@ export function table(titles, items, row) {
 		h('tbody', {}, items.map(row)));
 }
 
-// A status line that says what the last action did.
+// A status line that shows the result of the last action.
 export function statusLine(testid) {
 	return h('p', { role: 'status', className: 'status', 'data-testid': testid });
 }
