@@ -65,13 +65,43 @@ static void handle_static(struct http_request *req)
 	respond_asset(req, asset, WEB_STATIC_CACHE_CONTROL);
 }
 
+/* cmake/embed_web.cmake fails the build without either shell, so path is always there. */
+static void respond_shell(struct http_request *req, const char *path)
+{
+	respond_asset(req, web_asset_find(path), "no-cache");
+}
+
 static void handle_page(struct http_request *req)
 {
-	const struct web_asset *shell = web_asset_find(WEB_SHELL_PATH);
-
-	/* The build fails without web/index.html, so the shell is always there. */
-	respond_asset(req, shell, "no-cache");
+	respond_shell(req, WEB_SHELL_PATH);
 }
+
+/* ---- Admin panel ----
+ * The admin panel has its own shell, web/admin/index.html, served at /admin
+ * and at every path below it; web/admin/js/admin.js renders the page that
+ * matches the path. The shell is public like the storefront's: the data
+ * comes from the admin API, which checks the session and the admin role.
+ */
+#define WEB_ADMIN_SHELL_PATH "admin/index.html"
+
+static void handle_admin_page(struct http_request *req)
+{
+	respond_shell(req, WEB_ADMIN_SHELL_PATH);
+}
+
+static int admin_routes_register(struct http_router *router)
+{
+	static const char *const pages[] = {"/admin", "/admin/{rest...}"};
+	struct http_route_def def = {HTTP_METHOD_GET, NULL, handle_admin_page, NULL, 0};
+
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		def.pattern = pages[i];
+		if (http_router_add(router, &def) != 0)
+			return -1;
+	}
+	return 0;
+}
+/* ---- End of the admin panel ---- */
 
 int web_routes_register(struct http_router *router)
 {
@@ -87,5 +117,5 @@ int web_routes_register(struct http_router *router)
 		if (http_router_add(router, &def) != 0)
 			return -1;
 	}
-	return 0;
+	return admin_routes_register(router);
 }

@@ -231,6 +231,32 @@ static void web_catalogs_have_same_keys(void **state)
 	json_decref(en);
 }
 
+/* ---- Admin panel ---- */
+
+static void admin_routes_serve_admin_shell(void **state)
+{
+	static const char *const pages[] = {"/admin", "/admin/productos", "/admin/productos/12?x=1"};
+	struct http_reply reply;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		get(pages[i], NULL, &reply);
+		if (reply.status != 200)
+			fail_msg("GET %s: status %d", pages[i], reply.status);
+		assert_header(&reply, "Content-Type", "text/html; charset=utf-8");
+		assert_header(&reply, "Cache-Control", "no-cache");
+		assert_security_headers(&reply);
+		assert_non_null(strstr(reply.body,
+				       "<script type=\"module\" src=\"/static/admin/js/admin.js\"></script>"));
+		assert_null(strstr(reply.body, "/static/js/app.js"));
+		assert_null(strstr(reply.body, "<script>"));
+		assert_null(strstr(reply.body, "style="));
+		http_reply_free(&reply);
+	}
+}
+
+/* ---- End of the admin panel ---- */
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +267,8 @@ int main(void)
 		cmocka_unit_test(unknown_static_path_gets_problem),
 		cmocka_unit_test(api_responses_carry_security_headers),
 		cmocka_unit_test(web_catalogs_have_same_keys),
+		/* Admin panel */
+		cmocka_unit_test(admin_routes_serve_admin_shell),
 	};
 
 	return cmocka_run_group_tests(tests, node_setup, node_teardown);

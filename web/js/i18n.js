@@ -5,6 +5,7 @@ const STORAGE_KEY = 'jkd.lang';
 const LANGS = ['es', 'en'];
 let current = 'es';
 let messages = {};
+let catalog = '';
 
 export function lang() {
 	return current;
@@ -20,6 +21,12 @@ function storedLang() {
 	}
 }
 
+// Makes loadMessages() read the catalog /static/i18n/{name}.{lang}.json
+// instead of {lang}.json; the admin panel keeps its messages apart.
+export function useCatalog(name) {
+	catalog = `${name}.`;
+}
+
 // Loads the catalog of the stored language (or of choice, which is stored).
 export async function loadMessages(choice) {
 	current = choice && LANGS.includes(choice) ? choice : storedLang();
@@ -30,7 +37,7 @@ export async function loadMessages(choice) {
 			// Private browsing may refuse storage; the choice lasts for this page only.
 		}
 	}
-	const res = await fetch(`/static/i18n/${current}.json`);
+	const res = await fetch(`/static/i18n/${catalog}${current}.json`);
 
 	messages = res.ok ? await res.json() : {};
 	document.documentElement.lang = current;
