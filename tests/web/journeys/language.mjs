@@ -44,4 +44,14 @@ await runJourney('web_language', { context: { locale: 'en-US' } }, async ({ page
   await expectLanguage(page, 'en', en);
   await expectEval(page, () => document.querySelector('[data-testid="lang-select"]').value, 'en',
     'language selector after reload');
+
+  // The admin panel follows the same choice, and starts in Spanish without one.
+  const adminEs = await api(url, 'GET', '/static/i18n/admin.es.json');
+  const adminEn = await api(url, 'GET', '/static/i18n/admin.en.json');
+  await page.goto(`${url}/admin`);
+  await expectVisible(page.getByTestId('page-admin-login'), 'admin login page');
+  await expectText(page.getByTestId('page-admin-login').locator('h1'), adminEn.login_title, 'admin login title in en');
+  await page.evaluate(() => localStorage.removeItem('jkd.lang'));
+  await page.reload();
+  await expectText(page.getByTestId('page-admin-login').locator('h1'), adminEs.login_title, 'admin login title in es');
 });

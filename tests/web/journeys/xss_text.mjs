@@ -1,5 +1,6 @@
 // A product name that is HTML markup shows as literal text on the product
-// page, in the catalog and in the search suggestions: no element is created from it and no script runs.
+// page, in the catalog, in the search suggestions and in the admin panel:
+// no element is created from it and no script runs.
 
 import { expectCount, expectText, expectVisible } from '../lib/expect.mjs';
 import { ADMIN, runJourney } from '../lib/journey.mjs';
@@ -43,6 +44,19 @@ await runJourney('web_xss_text', {}, async ({ page, cluster }) => {
   await page.getByTestId('search-input').fill('onerror');
   await expectText(page.getByTestId('search-suggestion'), NAME, 'search suggestion');
   await expectCount(injected, 0, 'images made from the name in the suggestions');
+
+  // The admin panel shows the same name as text in its product list and editor.
+  await page.goto(`${url}/admin`);
+  await page.getByTestId('admin-login-email').fill(ADMIN.email);
+  await page.getByTestId('admin-login-password').fill(ADMIN.password);
+  await page.getByTestId('admin-login-submit').click();
+  await expectVisible(page.getByTestId('page-admin-products'), 'admin product list');
+  const row = page.locator(`[data-testid="admin-product-row"][data-slug="${SLUG}"]`);
+  await expectText(row, (text) => text.includes(NAME), 'admin list row');
+  await expectCount(injected, 0, 'images made from the name in the admin list');
+  await row.locator('a').first().click();
+  await expectVisible(page.getByTestId('page-admin-product-edit'), 'admin editor');
+  await expectCount(injected, 0, 'images made from the name in the admin editor');
 
   if (dialogs.length > 0) {
     throw new Error(`the page opened dialogs: ${dialogs.join(', ')}`);
