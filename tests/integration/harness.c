@@ -74,17 +74,45 @@ static void *reader_main(void *arg)
 
 static void buffer_drop(int fd);
 
-static int free_port(void)
+/*
+ * Ports are drawn below Linux's default ephemeral range (32768-60999):
+ * a port the kernel hands out for binding to 0 is also what it hands to
+ * the next outgoing connection of a parallel test, which then takes it
+ * before jkd can bind it. A port below the range is only taken by another
+ * test that draws the same one.
+ */
+#define TEST_PORT_FIRST 20000
+#define TEST_PORT_COUNT 12768
+#define TEST_PORT_TRIES 1000
+
+static bool port_bindable(int port)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(addr);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				   .sin_port = htons((uint16_t)port)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
 
 	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	ok = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
 	close(fd);
-	return ntohs(addr.sin_port);
+	return ok;
+}
+
+static int free_port(void)
+{
+	static unsigned seed;
+
+	if (seed == 0)
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+	for (int i = 0; i < TEST_PORT_TRIES; i++) {
+		int port = TEST_PORT_FIRST + (int)(rand_r(&seed) % TEST_PORT_COUNT);
+
+		if (port_bindable(port))
+			return port;
+	}
+	fail_msg("no free port in %d-%d after %d tries", TEST_PORT_FIRST, TEST_PORT_FIRST + TEST_PORT_COUNT - 1,
+		 TEST_PORT_TRIES);
+	return -1;
 }
 
 int harness_free_port(void)
@@ -135,12 +163,37 @@ static void enter_netns(const char *name)
 	close(fd);
 }
 
+/*
+ * Every jkd this process started, so that a test that fails halfway (a
+ * longjmp out of its setup, say) leaves no node running when it exits.
+ */
+#define STARTED_MAX 256
+
+static pid_t started[STARTED_MAX];
+static size_t started_count;
+
+static void started_kill_all(void)
+{
+	for (size_t i = 0; i < started_count; i++)
+		if (started[i] > 0 && kill(started[i], 0) == 0 && waitpid(started[i], NULL, WNOHANG) == 0)
+			kill(started[i], SIGKILL);
+}
+
+static void started_remember(pid_t pid)
+{
+	if (started_count == 0)
+		atexit(started_kill_all);
+	if (started_count < STARTED_MAX)
+		started[started_count++] = pid;
+}
+
 static void exec_node(struct jkd_node *node, int stderr_pipe[2], const char *const *extra_flags, const char *netns)
 {
 	char listen[96], operator_listen[96];
 	const char *argv[64];
 	size_t argc = 0;
 	const char *bin = getenv("JKD_BIN");
+	int null_fd;
 
 	snprintf(listen, sizeof(listen), "%s:%d", node_host(node), node->port);
 	snprintf(operator_listen, sizeof(operator_listen), "%s:%d", node_host(node), node->operator_port);
@@ -160,6 +213,14 @@ static void exec_node(struct jkd_node *node, int stderr_pipe[2], const char *con
 	dup2(stderr_pipe[1], STDERR_FILENO);
 	close(stderr_pipe[0]);
 	close(stderr_pipe[1]);
+	/*
+	 * jkd writes nothing to stdout. Not inheriting the test's keeps a node
+	 * left running after a failed test from holding ctest's output pipe
+	 * open, which made ctest wait out the whole test timeout.
+	 */
+	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null_fd >= 0)
+		dup2(null_fd, STDOUT_FILENO);
 	if (netns != NULL)
 		enter_netns(netns);
 	execv(argv[0], (char *const *)argv);
@@ -193,6 +254,7 @@ void jkd_start_with(struct jkd_node *node, bool reuse_data, const char *const *e
 	assert_true(node->pid >= 0);
 	if (node->pid == 0)
 		exec_node(node, stderr_pipe, extra_flags, options->netns);
+	started_remember(node->pid);
 	close(stderr_pipe[1]);
 
 	reader->fd = stderr_pipe[0];
