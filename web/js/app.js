@@ -2,7 +2,7 @@
 // search, cart count, logged-in user) and renders the page that matches the path.
 
 import { apiGet, siteUrl } from './api.js';
-import { h } from './dom.js';
+import { h, putValues, typedValues } from './dom.js';
 import { lang, loadMessages, translateShell } from './i18n.js';
 import { setupSearch } from './search.js';
 import { errorBox, notFound, showCartCount } from './ui.js';
@@ -72,10 +72,14 @@ async function start() {
 	await loadMessages();
 	translateShell(document);
 	select.value = lang();
+	// The page is drawn again in the new language, keeping what was typed (a half-filled checkout).
 	select.addEventListener('change', async () => {
+		const typed = typedValues(main);
+
 		await loadMessages(select.value);
 		translateShell(document);
 		await Promise.all([renderPage(), refreshCartCount()]);
+		putValues(main, typed);
 	});
 	setupSearch(document.querySelector('form.search'));
 	// After a failover, the site's own links lead to the node that now serves the visit.

@@ -35,3 +35,31 @@ export function money(cents, currency) {
 	return new Intl.NumberFormat(locale, { style: 'currency', currency: currency || 'EUR' })
 		.format(cents / 100);
 }
+
+// What the shopper typed into the controls of root that have an id, so a
+// redraw of the page (a language switch) can put it back. Passwords and
+// files are left out: those are typed again.
+export function typedValues(root) {
+	const saved = new Map();
+
+	for (const el of root.querySelectorAll('input[id], select[id], textarea[id]')) {
+		if (el.type === 'password' || el.type === 'file')
+			continue;
+		saved.set(el.id, el.type === 'checkbox' || el.type === 'radio' ? el.checked : el.value);
+	}
+	return saved;
+}
+
+// Puts values saved by typedValues() back into the controls of root with the same ids.
+export function putValues(root, saved) {
+	for (const [id, value] of saved) {
+		const el = root.querySelector(`#${CSS.escape(id)}`);
+
+		if (!el)
+			continue;
+		if (typeof value === 'boolean')
+			el.checked = value;
+		else
+			el.value = value;
+	}
+}

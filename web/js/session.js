@@ -51,11 +51,21 @@ export async function logout() {
 }
 
 // The path to load after logging in: the "siguiente" query parameter when
-// it is a path of this origin, else the home page.
+// it is a path of this origin, else the home page. It is resolved as the
+// browser will resolve it, because the URL parser drops tabs and newlines:
+// "/\t/host" passes a look at its first characters yet loads //host.
 export function nextPath(params) {
 	const next = params.get('siguiente') || '';
+	let url;
 
-	return /^\/(?![/\\])/.test(next) ? next : '/';
+	if (!next.startsWith('/'))
+		return '/';
+	try {
+		url = new URL(next, location.origin);
+	} catch {
+		return '/';
+	}
+	return url.origin === location.origin ? url.pathname + url.search + url.hash : '/';
 }
 
 // Link to the login page that comes back to path afterwards.
