@@ -1,8 +1,8 @@
-// Accessibility of the storefront and the admin login, checked in the page:
-// every form control has an accessible name, every image has alt text, text
-// meets WCAG 2.1 contrast (4.5:1, or 3:1 for large text) against its
-// background, and a keyboard alone can choose a variant and add it to the
-// cart, with a visible focus outline on the way.
+// Accessibility of the storefront and the admin login, checked in the page.
+// Every form control has an accessible name and every image has alt text.
+// Text meets WCAG 2.1 contrast (4.5:1, or 3:1 for large text) against its
+// background. A keyboard alone can choose a variant and add it to the cart,
+// with a visible focus outline on the way.
 
 import { expectText, expectVisible } from '../lib/expect.mjs';
 import { runJourney } from '../lib/journey.mjs';
