@@ -49,6 +49,10 @@ export class ApiError extends Error {
 const BASE_KEY = 'jkd.base';
 const NODES_KEY = 'jkd.nodes';
 const RETRY_CODES = new Set(['no_quorum', 'not_caught_up', 'unavailable']);
+// While the cluster elects a new leader every node may answer 503 for about
+// a second, so the nodes are tried again after a pause, a few times.
+const RETRY_ROUNDS = 4;
+const RETRY_PAUSE_MS = 1000;
 let nodesLoading = null;
 
 function stored(key) {
@@ -121,6 +125,22 @@ async function call(method, path, body, extraHeaders) {
 
 	if (method !== 'GET' && csrfToken())
 		headers['X-CSRF-Token'] = csrfToken();
+	for (let round = 0; round < RETRY_ROUNDS; round++) {
+		if (round > 0)
+			await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+		const result = await tryNodes(method, path, body, headers, keyed);
+
+		if (result.done)
+			return result.json;
+		failure = result.failure;
+	}
+	throw failure;
+}
+
+// Sends the call to each node once, in order; stops at the first that can serve it.
+async function tryNodes(method, path, body, headers, keyed) {
+	let failure = null;
+
 	for (const origin of await candidates()) {
 		const init = { method, headers, credentials: origin === location.origin ? 'same-origin' : 'include' };
 		let res;
@@ -145,9 +165,9 @@ async function call(method, path, body, extraHeaders) {
 			store(BASE_KEY, origin);
 		if (!res.ok)
 			throw new ApiError(res.status, json);
-		return json;
+		return { done: true, json };
 	}
-	throw failure;
+	return { done: false, failure };
 }
 
 export const apiGet = (path) => call('GET', path);

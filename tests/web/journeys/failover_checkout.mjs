@@ -1,11 +1,14 @@
-// A guest fills in the checkout on node 1, and node 1 is killed before the
-// order is placed. The page sends the order to another node of the cluster
+// A guest fills in the checkout on node 1, and node 1, the leader, is killed
+// before the order is placed. The page sends the order to another node of the cluster
 // with the same Idempotency-Key, shows the confirmation served by that
 // node, and the shop holds exactly one order for the guest.
+
+import { readFile } from 'node:fs/promises';
 
 import { expectCount, expectText, expectUrl, expectVisible } from '../lib/expect.mjs';
 import { ADMIN, runJourney } from '../lib/journey.mjs';
 import { api, login } from '../lib/shop.mjs';
+import { waitUntil } from '../lib/wait.mjs';
 
 const EMAIL = 'invitada.failover@example.es';
 
@@ -44,6 +47,19 @@ await runJourney('web_failover_checkout', { demo: true }, async ({ page, cluster
   await page.getByTestId('address-city').fill('Madrid');
   await page.getByTestId('address-province').fill('Madrid');
   await page.getByTestId('address-phone').fill('600000000');
+
+  // Node 1 leads, so its death also costs an election: the hardest case.
+  const operatorToken = (await readFile(first.tokenPath, 'utf8')).trim();
+  const transfer = await fetch(`http://${first.operatorAddress}/ops/v1/cluster/transfer`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${operatorToken}` },
+    body: JSON.stringify({ id: first.id }),
+  });
+  if (transfer.status !== 202) {
+    throw new Error(`leadership transfer to node 1 returned ${transfer.status}: ${await transfer.text()}`);
+  }
+  await waitUntil(async () => (await (await fetch(`${first.url}/healthz`)).json()).role === 'leader',
+    'node 1 to lead', 10000);
 
   // The node that served the page dies; the order goes through another node.
   await first.kill();
