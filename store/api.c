@@ -273,6 +273,15 @@ static bool csrf_valid(struct http_request *req, const struct accounts_session *
 	return sent != NULL && len == strlen(session->csrf) && sodium_memcmp(sent, session->csrf, len) == 0;
 }
 
+/* Copies the session user's id, role, email and name into who. */
+static void principal_fill(struct api_principal *who, const struct accounts_user *user)
+{
+	who->user_id = user->id;
+	who->role = user->role == ACCOUNTS_ROLE_ADMIN ? API_ROLE_ADMIN : API_ROLE_CUSTOMER;
+	snprintf(who->email, sizeof(who->email), "%s", user->email);
+	snprintf(who->name, sizeof(who->name), "%s", user->name);
+}
+
 /* Reads the session of the token into who; returns 0, or -1 if unknown or expired, -2 on a storage error. */
 static int session_load(struct http_request *req, const char *token, size_t token_len, struct api_principal *who,
 			struct accounts_session *session)
@@ -296,10 +305,7 @@ static int session_load(struct http_request *req, const char *token, size_t toke
 	}
 	if (session->expires_at_ms <= api_now_ms())
 		return -1;
-	who->user_id = user.id;
-	who->role = user.role == ACCOUNTS_ROLE_ADMIN ? API_ROLE_ADMIN : API_ROLE_CUSTOMER;
-	snprintf(who->email, sizeof(who->email), "%s", user.email);
-	snprintf(who->name, sizeof(who->name), "%s", user.name);
+	principal_fill(who, &user);
 	return 0;
 }
 
@@ -313,7 +319,7 @@ static int signed_session_load(struct http_request *req, const char *token, size
 {
 	struct node *node = ((struct node_worker *)req->worker_data)->node;
 	struct accounts_session revoked;
-	struct accounts_user user;
+	struct accounts_user user, revoked_user;
 	struct signed_session s;
 	struct kv_txn *txn;
 	enum kv_err err;
@@ -326,8 +332,14 @@ static int signed_session_load(struct http_request *req, const char *token, size
 	if (kv_read_begin(node->env, &txn) != KV_OK)
 		return -2;
 	err = accounts_user_get(&node->store, txn, s.user_id, &user);
-	if (err == KV_OK && accounts_session_get(&node->store, txn, who->token_hash, &revoked, &user) != KV_NOT_FOUND)
-		err = KV_NOT_FOUND; /* a logout left a revoked record under the token's hash */
+	if (err == KV_OK) {
+		/* A logout leaves a revoked record under the token's hash. */
+		err = accounts_session_get(&node->store, txn, who->token_hash, &revoked, &revoked_user);
+		if (err == KV_OK)
+			err = KV_NOT_FOUND;
+		else if (err == KV_NOT_FOUND)
+			err = KV_OK;
+	}
 	kv_read_end(txn);
 	if (err == KV_NOT_FOUND || (err == KV_OK && user.password_changed_at_ms != s.password_changed_at_ms))
 		return -1;
@@ -338,11 +350,8 @@ static int signed_session_load(struct http_request *req, const char *token, size
 	session->user_id = s.user_id;
 	session->created_at_ms = s.created_at_ms;
 	session->expires_at_ms = s.expires_at_ms;
-	who->user_id = user.id;
-	who->role = user.role == ACCOUNTS_ROLE_ADMIN ? API_ROLE_ADMIN : API_ROLE_CUSTOMER;
+	principal_fill(who, &user);
 	who->signed_session = true;
-	snprintf(who->email, sizeof(who->email), "%s", user.email);
-	snprintf(who->name, sizeof(who->name), "%s", user.name);
 	return 0;
 }
 
