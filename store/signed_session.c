@@ -11,27 +11,12 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "store/codec.h"
+
 #define FIELDS_BYTES 32
 #define MAC_BYTES 32
 #define RAW_BYTES (FIELDS_BYTES + MAC_BYTES)
 #define PREFIX_CHARS (sizeof(SIGNED_SESSION_PREFIX) - 1)
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 void signed_session_key_derive(const unsigned char *cluster_key, size_t len,
 			       unsigned char key[SIGNED_SESSION_KEY_BYTES])
@@ -67,10 +52,10 @@ void signed_session_make(const unsigned char key[SIGNED_SESSION_KEY_BYTES], cons
 {
 	unsigned char raw[RAW_BYTES];
 
-	put_u64(raw, s->user_id);
-	put_u64(raw + 8, s->created_at_ms);
-	put_u64(raw + 16, s->expires_at_ms);
-	put_u64(raw + 24, s->password_changed_at_ms);
+	key_put_u64(raw, s->user_id);
+	key_put_u64(raw + 8, s->created_at_ms);
+	key_put_u64(raw + 16, s->expires_at_ms);
+	key_put_u64(raw + 24, s->password_changed_at_ms);
 	mac(key, "session", raw, FIELDS_BYTES, raw + FIELDS_BYTES);
 	memcpy(token, SIGNED_SESSION_PREFIX, PREFIX_CHARS);
 	sodium_bin2base64(token + PREFIX_CHARS, SIGNED_SESSION_TOKEN_CHARS + 1 - PREFIX_CHARS, raw, sizeof(raw),
@@ -97,10 +82,10 @@ bool signed_session_open(const unsigned char key[SIGNED_SESSION_KEY_BYTES], cons
 	mac(key, "session", raw, FIELDS_BYTES, expected);
 	if (sodium_memcmp(expected, raw + FIELDS_BYTES, MAC_BYTES) != 0)
 		return false;
-	out->user_id = get_u64(raw);
-	out->created_at_ms = get_u64(raw + 8);
-	out->expires_at_ms = get_u64(raw + 16);
-	out->password_changed_at_ms = get_u64(raw + 24);
+	out->user_id = key_get_u64(raw);
+	out->created_at_ms = key_get_u64(raw + 8);
+	out->expires_at_ms = key_get_u64(raw + 16);
+	out->password_changed_at_ms = key_get_u64(raw + 24);
 	csrf_of(key, token, len, csrf);
 	return true;
 }
