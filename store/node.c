@@ -412,28 +412,14 @@ static int parse_origins(const char *text, char **out, size_t max)
  */
 static int origins_load(struct node *node)
 {
-	struct buf headers;
 	int count = parse_origins(node->config.cluster_origins, node->origins, NODE_ORIGINS_MAX);
 
 	if (count < 0)
 		return -1;
 	node->origin_count = (size_t)count;
-	buf_init(&headers, 8192);
-	buf_append_str(&headers, "X-Content-Type-Options: nosniff\r\n"
-				 "Content-Security-Policy: default-src 'self'; connect-src 'self'");
-	for (size_t i = 0; i < node->origin_count; i++)
-		buf_printf(&headers, " %s", node->origins[i]);
-	buf_append_str(&headers, "; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
-				 "base-uri 'none'; frame-ancestors 'none'; form-action 'self'\r\n"
-				 "Referrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n"
-				 "Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=(), usb=()\r\n");
-	buf_append(&headers, "", 1);
-	if (headers.failed) {
-		buf_free(&headers);
-		return -1;
-	}
-	node->security_headers = headers.data;
-	return 0;
+	node->security_headers =
+		http_security_headers_with_origins((const char *const *)node->origins, node->origin_count);
+	return node->security_headers != NULL ? 0 : -1;
 }
 
 static void origins_free(struct node *node)

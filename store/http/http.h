@@ -280,6 +280,12 @@ struct http_server_config {
 /* The security headers sent when http_server_config.security_headers is NULL. */
 extern const char http_default_security_headers[];
 
+/*
+ * Returns the default security headers with origins added to the CSP's
+ * connect-src (malloc'ed; free it), or NULL when out of memory.
+ */
+char *http_security_headers_with_origins(const char *const *origins, size_t count);
+
 /* Runs the route's handler of a request that before_handler deferred. */
 void http_request_run_handler(struct http_request *req);
 

@@ -26,14 +26,34 @@
  * a cluster sends its own copy with the other nodes' origins added to
  * connect-src, so its pages can fail over to them.
  */
-const char http_default_security_headers[] =
-	"X-Content-Type-Options: nosniff\r\n"
-	"Content-Security-Policy: default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-	"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
-	"frame-ancestors 'none'; form-action 'self'\r\n"
-	"Referrer-Policy: no-referrer\r\n"
-	"X-Frame-Options: DENY\r\n"
-	"Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=(), usb=()\r\n";
+#define SECURITY_HEADERS_HEAD                                                                       \
+	"X-Content-Type-Options: nosniff\r\n"                                                       \
+	"Content-Security-Policy: default-src 'self'; connect-src 'self'"
+#define SECURITY_HEADERS_TAIL                                                                       \
+	"; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "             \
+	"base-uri 'none'; frame-ancestors 'none'; form-action 'self'\r\n"                              \
+	"Referrer-Policy: no-referrer\r\n"                                                          \
+	"X-Frame-Options: DENY\r\n"                                                                 \
+	"Permissions-Policy: camera=(), microphone=(), geolocation=(), payment=(), usb=()\r\n"
+
+const char http_default_security_headers[] = SECURITY_HEADERS_HEAD SECURITY_HEADERS_TAIL;
+
+char *http_security_headers_with_origins(const char *const *origins, size_t count)
+{
+	struct buf headers;
+
+	buf_init(&headers, 8192);
+	buf_append_str(&headers, SECURITY_HEADERS_HEAD);
+	for (size_t i = 0; i < count; i++)
+		buf_printf(&headers, " %s", origins[i]);
+	buf_append_str(&headers, SECURITY_HEADERS_TAIL);
+	buf_append(&headers, "", 1);
+	if (headers.failed) {
+		buf_free(&headers);
+		return NULL;
+	}
+	return headers.data;
+}
 
 static const char *const day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
