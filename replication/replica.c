@@ -1345,7 +1345,11 @@ static enum kv_err load_addresses(struct repl *repl)
 	if (err != KV_OK)
 		return err;
 	err = kv_scan_begin(txn, repl->peers_table, NULL, 0, NULL, 0, &cursor);
-	while (err == KV_OK && (err = kv_scan_next(cursor, &key, &value)) == KV_OK) {
+	if (err != KV_OK) {
+		kv_read_end(txn);
+		return err;
+	}
+	while ((err = kv_scan_next(cursor, &key, &value)) == KV_OK) {
 		char address[REPL_ADDRESS_MAX];
 
 		if (key.len != 1 || value.len >= REPL_ADDRESS_MAX)
@@ -1354,12 +1358,9 @@ static enum kv_err load_addresses(struct repl *repl)
 		address[value.len] = '\0';
 		address_set(repl, *(const unsigned char *)key.data, address);
 	}
-	if (err == KV_NOT_FOUND) {
-		kv_scan_end(cursor);
-		err = KV_OK;
-	}
+	kv_scan_end(cursor);
 	kv_read_end(txn);
-	return err;
+	return err == KV_NOT_FOUND ? KV_OK : err;
 }
 
 static uint64_t rand_next(void *ctx)
@@ -1529,7 +1530,9 @@ enum repl_err repl_start(const struct repl_config *config, struct repl **out)
 
 	if (repl == NULL)
 		return REPL_NO_MEMORY;
-	assert(config->queue_max > 0 && config->node_id > 0 && config->node_id <= REPL_NODE_ID_MAX);
+	assert(config->queue_max > 0);
+	assert(config->node_id > 0);
+	assert(config->node_id <= REPL_NODE_ID_MAX);
 	repl->config = *config;
 	/* The bootstrap list is read again when a snapshot arrives, so keep a copy. */
 	if (repl->config.bootstrap_count > RAFT_MAX_NODES)
