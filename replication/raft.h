@@ -247,7 +247,7 @@ void raft_tick(struct raft *r);
 /*
  * Handles a message from another node; m and its entries are copied. A
  * message that no correct node sends is dropped with RAFT_INVALID_MESSAGE,
- * so a peer that holds the cluster key but is buggy cannot break the
+ * so a peer that has the cluster key but is buggy cannot break the
  * log's invariants.
  */
 enum raft_err raft_step(struct raft *r, const struct raft_msg *m);

@@ -7,7 +7,7 @@
  *
  * One replication thread per node owns the Raft core (raft.h), the peer
  * transport (transport.h) and every LMDB write. A follower forwards its
- * proposals to the leader; each node applies committed entries in its own
+ * proposals to the leader. Each node applies committed entries in its own
  * LMDB write transaction, which also persists new log entries and records
  * the applied index, so one fsync serves both. A node without peers is a
  * cluster of one.
@@ -171,7 +171,7 @@ enum repl_err repl_wait_applied(struct repl *repl, struct repl_inbox *inbox, uin
 /*
  * Linearizable read barrier (ReadIndex, dissertation §6.4): calls done once
  * this node has applied everything committed when the request reached the
- * leader, so a read that follows sees every write acknowledged before it.
+ * leader, so a read that follows returns every write acknowledged before it.
  */
 enum repl_err repl_read_barrier(struct repl *repl, struct repl_inbox *inbox, repl_done_fn done, void *ctx);
 

@@ -23,7 +23,7 @@
  * REPL_NO_QUORUM if no leader was ever found for it.
  *
  * Forwarding. A follower sends FRAME_FORWARD with the envelope to the
- * leader, which proposes it as is, or answers FRAME_FORWARD_NACK. A
+ * leader, which proposes it as is, or replies with FRAME_FORWARD_NACK. A
  * forwarded proposal is never resent: after a lost leader it may still
  * commit, so resending could apply it twice. It times out instead and the
  * client retries (checkouts with their Idempotency-Key).
@@ -789,7 +789,7 @@ static void on_member(struct repl *repl, uint32_t from, struct wire_reader *r)
 	send_seq_reply(repl, from, FRAME_MEMBER_RESP, seq, err);
 }
 
-/* A leader's answer to one of this node's requests. */
+/* Handles the leader's reply to one of this node's requests. */
 static void on_reply(struct repl *repl, enum frame_kind kind, struct wire_reader *r)
 {
 	uint64_t seq = wire_get_u64(r), value = wire_get_u64(r);
@@ -1240,7 +1240,7 @@ static void on_wake(uv_async_t *async)
 	pthread_mutex_lock(&repl->lock);
 	p = plist_take_first(&repl->incoming, repl->config.batch_max);
 	stopping = repl->stopping;
-	/* Leave the rest for the next loop iteration, so one ready holds at most batch_max new requests. */
+	/* Leave the rest for the next loop iteration, so one ready contains at most batch_max new requests. */
 	if (repl->incoming.head != NULL && !stopping)
 		uv_async_send(&repl->wake);
 	pthread_mutex_unlock(&repl->lock);

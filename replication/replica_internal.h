@@ -2,7 +2,7 @@
  * Internals of the replica shared by replica.c (requests, Raft driving,
  * start and stop) and snapshot.c (compaction, and snapshot transfer and
  * installation). Everything here runs on the replica thread unless a
- * field says otherwise.
+ * field's comment states otherwise.
  */
 #ifndef JKD_REPLICATION_REPLICA_INTERNAL_H
 #define JKD_REPLICATION_REPLICA_INTERNAL_H
@@ -27,7 +27,7 @@
 #define PEERS_TABLE "raft_peers"
 
 #define ENVELOPE_BYTES 10
-#define SEQ_MASK ((UINT64_C(1) << 56) - 1) /* a read's Raft context holds the origin in the top byte */
+#define SEQ_MASK ((UINT64_C(1) << 56) - 1) /* a read's Raft context carries the origin in the top byte */
 #define TRANSPORT_QUEUE_MAX 4096
 #define STOP_DRIVE_ROUNDS_MAX 64 /* readies handled at stop */
 #define RAFT_MSG_BYTES_MAX (1u << 20)

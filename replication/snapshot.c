@@ -8,7 +8,7 @@
  * last snapshot, the node keeps the last quarter of them for followers that
  * are a little behind and deletes the rest.
  *
- * Sending. The core asks for a snapshot for a follower with
+ * Sending. The core requests a snapshot for a follower with
  * RAFT_MSG_SNAPSHOT. A libuv pool thread then writes a consistent compacted
  * copy of the environment (kv_copy_to_file) to <data_dir>/snapshot-out-<id>.mdb.
  * The replica thread streams it in SNAPSHOT_CHUNK_BYTES chunks, a few at a
@@ -207,7 +207,7 @@ static void send_pump(struct repl *repl, struct snapshot_out *out)
 	 * follower's own reply may never leave, because it restarts right
 	 * after installing. If the install failed after all, the follower's log
 	 * is still behind the leader's, so the leader's next probe fails and
-	 * the core asks for a new snapshot.
+	 * the core requests a new snapshot.
 	 */
 	if (out->offset == out->size)
 		send_end(repl, out, true);

@@ -98,7 +98,7 @@ bool api_propose(struct http_request *req, const struct buf *command, int succes
 void api_done_default(struct http_request *req, enum repl_err err, uint64_t index, struct repl_result *result);
 
 /*
- * Answers the errors of the write path that are the same for every route:
+ * Responds to the errors of the write path that are the same for every route:
  * 503 with Retry-After (busy, stopping, no quorum, timed out) and 507.
  * Returns false, having sent nothing, for any other error.
  */

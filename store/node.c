@@ -455,7 +455,7 @@ static int server_start(struct node *node)
 		      public_host, sizeof(public_host));
 	listener_fill(&server.listeners[1], &node->config, "operator", node->config.operator_listen,
 		      node->operator_router, operator_host, sizeof(operator_host));
-	/* Only the shop's listener answers other nodes' pages. */
+	/* Only the shop's listener serves other nodes' pages. */
 	server.listeners[0].cors_origins = (const char *const *)node->origins;
 	server.listeners[0].cors_origin_count = node->origin_count;
 	rc = http_server_start(&server, &node->server);

@@ -123,7 +123,7 @@ int cluster_routes_register(struct http_router *router, struct node *node);
 int cluster_public_routes_register(struct http_router *router, struct node *node);
 
 /*
- * The HTTP server's before_handler: holds a request that asks for
+ * The HTTP server's before_handler: defers a request that requires
  * read-your-writes (X-Jkd-Min-Index) or a linearizable read
  * (X-Jkd-Consistency) until this node has applied enough.
  */

@@ -6,7 +6,7 @@
  * log, yet shoppers should still be able to log in there. It then issues a
  * token that carries the user id, creation and expiry times and the time
  * of the user's last password change, sealed with a keyed BLAKE2b MAC
- * under a key derived from the cluster key. Every node holds that key, so
+ * under a key derived from the cluster key. Every node has that key, so
  * the session survives a failover. A password change invalidates the token
  * (the time no longer matches) and a logout records its hash as revoked,
  * both through the log.

@@ -60,7 +60,7 @@ static void respond_problem(struct http_request *req, int status, const char *he
 	va_end(args);
 }
 
-/* Answers a CORS preflight from an allowed origin with the methods the path takes. */
+/* Responds to a CORS preflight from an allowed origin with the methods the path takes. */
 static void respond_preflight(struct http_request *req, const struct http_exchange *ex)
 {
 	char headers[384];

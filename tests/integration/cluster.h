@@ -140,14 +140,14 @@ size_t cluster_follower(struct cluster *c, size_t leader);
 
 /*
  * Raw KV PUT of value at /kv/v1/<key> on the node's operator port. Returns the
- * HTTP status (0 if the node did not answer) and sets *applied_index from
+ * HTTP status (0 if the node did not respond) and sets *applied_index from
  * X-Jkd-Applied-Index (0 if absent). Never fails the test, so threads may call it.
  */
 int cluster_kv_put(const struct jkd_node *node, const char *key, const char *value, uint64_t *applied_index);
 
 /*
  * Raw KV GET; copies the body into value and returns the status (0 if no
- * answer). headers may be NULL. Never fails the test.
+ * response). headers may be NULL. Never fails the test.
  */
 int cluster_kv_get(const struct jkd_node *node, const char *key, const char *headers, char *value,
 		   size_t value_size);

@@ -75,11 +75,10 @@ static void *reader_main(void *arg)
 static void buffer_drop(int fd);
 
 /*
- * Ports are drawn below Linux's default ephemeral range (32768-60999):
- * a port the kernel hands out for binding to 0 is also what it hands to
- * the next outgoing connection of a parallel test, which then takes it
- * before jkd can bind it. A port below the range is only taken by another
- * test that draws the same one.
+ * Ports are drawn below Linux's default ephemeral range (32768-60999).
+ * The kernel hands a port it gave for binding to 0 to the next outgoing
+ * connection as well, so a parallel test could take it before jkd binds
+ * it. A port below the range is only taken by a test that draws the same.
  */
 #define TEST_PORT_FIRST 20000
 #define TEST_PORT_COUNT 12768

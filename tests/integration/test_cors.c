@@ -1,7 +1,7 @@
 /*
  * Cross-origin calls between the nodes of a cluster: a node started with
  * --http-cluster-origins lists them at GET /api/v1/nodes, adds them to its
- * CSP's connect-src, answers their requests and preflights with CORS
+ * CSP's connect-src, responds to their requests and preflights with CORS
  * headers with credentials, and gives any other origin none.
  */
 #include <setjmp.h>

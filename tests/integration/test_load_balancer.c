@@ -135,7 +135,7 @@ static void writes_resume_after_node_kill(void **state)
 	(void)state;
 	cluster_node_kill(&cluster, leader);
 	deadline = now_ms() + TIMEOUT_MS;
-	/* A write may get 503 until the survivors elect a leader; the client retries, as the docs say. */
+	/* A write may get 503 until the survivors elect a leader, so the client retries as the deployment guide describes. */
 	while (status != 201 && now_ms() < deadline) {
 		status = status_through_balancer("POST", "/api/v1/auth/register",
 						 "{\"email\":\"balanceador@example.es\",\"name\":\"Bea\","

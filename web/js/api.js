@@ -6,7 +6,7 @@
 //
 // Failover: every node serves the whole shop, and GET /api/v1/nodes lists
 // the cluster's origins. When a call cannot reach its node, or the node
-// answers that it cannot serve (503 without a majority, or a gateway
+// responds that it cannot serve (503 without a majority, or a gateway
 // error), the call is sent to the next node, which then serves the rest of
 // the visit. A write that a node may have applied before failing (503
 // write_timeout) is only resent when it carries an Idempotency-Key, so a
@@ -49,7 +49,7 @@ export class ApiError extends Error {
 const BASE_KEY = 'jkd.base';
 const NODES_KEY = 'jkd.nodes';
 const RETRY_CODES = new Set(['no_quorum', 'not_caught_up', 'unavailable']);
-// While the cluster elects a new leader every node may answer 503 for about
+// While the cluster elects a new leader every node may respond with 503 for about
 // a second, so the nodes are tried again after a pause, a few times.
 const RETRY_ROUNDS = 4;
 const RETRY_PAUSE_MS = 1000;
@@ -107,7 +107,7 @@ async function candidates() {
 	return [current, ...others];
 }
 
-// True when the answer means "this node cannot serve now", so another may.
+// True when the response means "this node cannot serve now", so another may.
 function shouldRetry(res, json, keyed) {
 	const code = json && json.type ? String(json.type).replace('/problems/', '') : '';
 

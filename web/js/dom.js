@@ -36,9 +36,9 @@ export function money(cents, currency) {
 		.format(cents / 100);
 }
 
-// What the shopper typed into the controls of root that have an id, so a
-// redraw of the page (a language switch) can put it back. Passwords and
-// files are left out: those are typed again.
+// Collects what the shopper typed into the controls of root that have an
+// id, so a redraw of the page (a language switch) can put it back.
+// Passwords and files are left out because those are typed again.
 export function typedValues(root) {
 	const saved = new Map();
 

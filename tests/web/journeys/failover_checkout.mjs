@@ -1,7 +1,7 @@
 // A guest fills in the checkout on node 1, and node 1, the leader, is killed
 // before the order is placed. The page sends the order to another node of the cluster
 // with the same Idempotency-Key, shows the confirmation served by that
-// node, and the shop holds exactly one order for the guest.
+// node, and the shop contains exactly one order for the guest.
 
 import { readFile } from 'node:fs/promises';
 

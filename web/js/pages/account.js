@@ -1,5 +1,5 @@
 // Register and login pages. The API sets the HttpOnly session cookie and
-// merges a guest cart into the account; the page keeps only the CSRF token
+// merges a guest cart into the account. The page keeps only the CSRF token
 // and then loads the "siguiente" path.
 
 import { apiSend, setCsrfToken, siteUrl } from '../api.js';

@@ -17,7 +17,11 @@ function imagesOf(product, color) {
 	const own = product.images.filter((img) => img.color !== null && same(img.color, color));
 	const plain = product.images.filter((img) => img.color === null);
 
-	return own.length ? own.concat(plain) : plain.length ? plain : product.images;
+	if (own.length)
+		return own.concat(plain);
+	if (plain.length)
+		return plain;
+	return product.images;
 }
 
 function gallery(product, state) {
