@@ -359,6 +359,18 @@ static void listener_fill(struct http_listener_config *listener, const struct no
 	listener->idle_timeout_ms = config->idle_timeout_ms;
 }
 
+/* Returns the length of the comma-separated item at *p and moves *p past it and its comma. */
+static size_t list_next(const char **p)
+{
+	const char *end = strchr(*p, ',');
+	size_t len = end != NULL ? (size_t)(end - *p) : strlen(*p);
+
+	*p += len;
+	if (**p == ',')
+		(*p)++;
+	return len;
+}
+
 /* Length of the "http://" or "https://" that starts p, or 0. */
 static size_t origin_scheme_len(const char *p)
 {
@@ -379,19 +391,19 @@ static int parse_origins(const char *text, char **out, size_t max)
 	const char *p = text;
 
 	while (*p != '\0') {
-		const char *end = strchr(p, ',');
-		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-		size_t scheme = origin_scheme_len(p);
+		const char *item = p;
+		size_t len = list_next(&p);
+		size_t scheme = origin_scheme_len(item);
 
 		if (scheme == 0 || len <= scheme || len > NODE_ORIGIN_MAX_CHARS || count == max ||
-		    memchr(p + scheme, '/', len - scheme) != NULL || memchr(p, ' ', len) != NULL ||
-		    memchr(p, '\'', len) != NULL || memchr(p, ';', len) != NULL) {
+		    memchr(item + scheme, '/', len - scheme) != NULL || memchr(item, ' ', len) != NULL ||
+		    memchr(item, '\'', len) != NULL || memchr(item, ';', len) != NULL) {
 			while (out != NULL && count > 0)
 				free(out[--count]);
 			return -1;
 		}
 		if (out != NULL) {
-			out[count] = strndup(p, len);
+			out[count] = strndup(item, len);
 			if (out[count] == NULL) {
 				while (count > 0)
 					free(out[--count]);
@@ -399,9 +411,6 @@ static int parse_origins(const char *text, char **out, size_t max)
 			}
 		}
 		count++;
-		p += len;
-		if (*p == ',')
-			p++;
 	}
 	return (int)count;
 }
@@ -493,19 +502,19 @@ static int storage_open(struct node *node)
 	return 0;
 }
 
-/* Parses "2=tcp://host:port,3=..." into peers. Returns the count, or -1 (logged). */
+/* Parses "2=tcp://host:port,3=..." into peers. Returns the count, or -1. */
 static int parse_peers(const char *text, uint32_t self, struct repl_peer *peers, size_t max)
 {
 	size_t count = 0;
 	const char *p = text;
 
 	while (*p != '\0') {
-		const char *end = strchr(p, ',');
-		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-		char *eq = memchr(p, '=', len);
+		const char *item = p;
+		size_t len = list_next(&p);
+		char *eq = memchr(item, '=', len);
 		char *id_end;
-		unsigned long id = strtoul(p, &id_end, 10);
-		size_t address_len = eq != NULL ? len - (size_t)(eq + 1 - p) : 0;
+		unsigned long id = strtoul(item, &id_end, 10);
+		size_t address_len = eq != NULL ? len - (size_t)(eq + 1 - item) : 0;
 
 		if (eq == NULL || id_end != eq || id == 0 || id > REPL_NODE_ID_MAX || id == self ||
 		    address_len == 0 || address_len >= REPL_ADDRESS_MAX || count == max)
@@ -514,14 +523,11 @@ static int parse_peers(const char *text, uint32_t self, struct repl_peer *peers,
 		memcpy(peers[count].address, eq + 1, address_len);
 		peers[count].address[address_len] = '\0';
 		count++;
-		p += len;
-		if (*p == ',')
-			p++;
 	}
 	return (int)count;
 }
 
-/* Parses "1,2,3"; empty means self plus every peer. Returns the count, or -1 (logged). */
+/* Parses "1,2,3"; empty means self plus every peer. Returns the count, or -1. */
 static int parse_bootstrap(const char *text, uint32_t self, const struct repl_peer *peers, size_t peer_count,
 			   uint32_t *ids, size_t max)
 {
@@ -535,13 +541,14 @@ static int parse_bootstrap(const char *text, uint32_t self, const struct repl_pe
 		return (int)count;
 	}
 	while (*p != '\0') {
+		const char *item = p;
+		size_t len = list_next(&p);
 		char *end;
-		unsigned long id = strtoul(p, &end, 10);
+		unsigned long id = strtoul(item, &end, 10);
 
-		if (end == p || id == 0 || id > REPL_NODE_ID_MAX || count == max || (*end != ',' && *end != '\0'))
+		if (end != item + len || id == 0 || id > REPL_NODE_ID_MAX || count == max)
 			return -1;
 		ids[count++] = (uint32_t)id;
-		p = *end == ',' ? end + 1 : end;
 	}
 	return (int)count;
 }
